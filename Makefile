@@ -1,0 +1,60 @@
+# The README's commands. `make run` serves the API on embedded defaults; `make test`
+# runs the whole suite. Both create the virtual environments and build the models first
+# when they are missing, so a fresh clone needs nothing installed by hand.
+PYTHON ?= python3
+VENV := .venv
+BUILD_VENV := .venv-build
+PY := $(VENV)/bin/python
+BUILD_PY := $(BUILD_VENV)/bin/python
+MANIFEST := models/build/MANIFEST.json
+HOST ?= 127.0.0.1
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/facerec.sqlite3
+export MODEL_DIR ?= $(CURDIR)/var/models
+
+.PHONY: run test models bench lint venv build-venv mariadb clean
+
+venv: $(VENV)/.installed
+build-venv: $(BUILD_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(BUILD_VENV)/.installed: models/requirements-build.txt
+	test -x $(BUILD_PY) || $(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_PY) -m pip install --quiet --upgrade pip
+	$(BUILD_PY) -m pip install --quiet -r models/requirements-build.txt
+	touch $@
+
+# Built once; `make models` re-checks everything (seconds when all is in place).
+$(MANIFEST):
+	$(MAKE) models
+
+models: $(BUILD_VENV)/.installed
+	$(BUILD_PY) -m models.build
+
+run: $(VENV)/.installed $(MANIFEST)
+	mkdir -p var/models
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) 'api.app:create_app()'
+
+mariadb:
+	bash database/start-local.sh
+
+test: $(VENV)/.installed $(MANIFEST) mariadb
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed $(MANIFEST)
+	$(PY) -m benchmarks.run_all
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

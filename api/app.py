@@ -1,0 +1,63 @@
+"""The application factory: `gunicorn 'api.app:create_app()'`.
+
+Each gunicorn worker calls it once (no --preload: onnxruntime sessions are not shared
+across fork), so models are loaded once per worker and never per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from sqlalchemy import Engine
+
+from api.config import Settings
+from api.db.engine import create_db_engine
+from api.errors import ContractApi, database_unavailable, register_error_handlers
+from api.logs import configure_logging
+from api.routes import compat, events, health, people, recognition, training
+from api.services import EXTENSION_KEY, load_services, services
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
+    """Build the Flask app from `settings` (default: the environment)."""
+    configure_logging()
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_PARTS=2 * settings.max_images_per_request + 20,
+        RESTX_ERROR_404_HELP=False,
+        RESTX_MASK_SWAGGER=False,
+        JSON_SORT_KEYS=False,
+    )
+    engine = engine or create_db_engine(settings.database_url, settings.db_timeout_seconds)
+    svc = load_services(settings, engine)
+    app.extensions[EXTENSION_KEY] = svc
+    svc.ensure_schema()
+    app.before_request(_require_schema)
+
+    api = ContractApi(
+        app,
+        version="1.0",
+        title="Face recognition API",
+        description="Enrol people, recognise faces from edge crops, query sightings.",
+        doc="/docs",
+    )
+    for namespace in (people.ns, recognition.ns, training.ns, events.ns, compat.ns):
+        api.add_namespace(namespace)
+    app.register_blueprint(health.bp)
+    health.install_metrics(app)
+    register_error_handlers(app)
+    return app
+
+
+def _require_schema() -> None:
+    """Until the tables exist (database down at start), answer 503, never a 500."""
+    if request.blueprint != health.bp.name and not services().ensure_schema():
+        raise database_unavailable()
+
+
+def settings_from(overrides: dict[str, Any]) -> Settings:
+    """Settings from the environment with `overrides` applied (tests, tools)."""
+    return Settings.from_env().replace(**overrides)

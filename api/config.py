@@ -1,0 +1,80 @@
+"""Service settings, read once from the environment (12-factor) with safe defaults.
+
+Every knob an operator may turn lives here so the rest of the code receives plain values
+and tests can build an app from a dict without touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{REPO_ROOT / 'var' / 'facerec.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one API process needs to know; see README's configuration table."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    model_dir: Path = REPO_ROOT / "var" / "models"
+    face_models_dir: Path | None = None
+    embedder: str = "facenet128"
+    ort_intra_op_threads: int = 1
+    max_request_bytes: int = 16 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    max_images_per_request: int = 50
+    min_face_size: int = 20
+    recognize_threshold: float | None = None
+    flip_augmentation: bool = False
+    keep_releases: int = 5
+    delete_events_with_person: bool = True
+    db_timeout_seconds: float = 3.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default os.environ): upper-case field names."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = env.get(spec.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _parse(spec.name, raw)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        data = {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        data.update(changes)
+        return Settings(**data)
+
+
+_PATHS = {"model_dir", "face_models_dir"}
+_INTS = {
+    "ort_intra_op_threads",
+    "max_request_bytes",
+    "max_image_pixels",
+    "max_images_per_request",
+    "min_face_size",
+    "keep_releases",
+}
+_FLOATS = {"recognize_threshold", "db_timeout_seconds"}
+_BOOLS = {"flip_augmentation", "delete_events_with_person"}
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in _PATHS:
+        return Path(raw)
+    if name in _INTS:
+        return int(raw)
+    if name in _FLOATS:
+        return float(raw)
+    if name in _BOOLS:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return raw

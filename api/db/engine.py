@@ -1,0 +1,72 @@
+"""Creating the engine for SQLite or MariaDB with the settings each one needs."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from api.db.schema import gallery_state, metadata
+
+
+def utcnow() -> datetime:
+    """Naive UTC: both databases store DATETIME without a zone, so every value is UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry) -> None:
+    # Foreign keys make person deletion cascade to faces and embeddings; WAL lets several
+    # gunicorn workers read while one writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_db_engine(url: str, timeout_seconds: float = 3.0) -> Engine:
+    """An engine whose connections fail fast (database down -> 503, not a hung worker)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_pre_ping=True
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args: dict[str, object] = {}
+    if "mysqlconnector" in url:
+        connect_args = {"connection_timeout": max(1, int(timeout_seconds)), "use_pure": True}
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=timeout_seconds,
+    )
+
+
+def create_schema(engine: Engine, attempts: int = 3) -> None:
+    """Create missing tables; idempotent.
+
+    Pods (and workers) starting together may both see a table missing and both create it:
+    the loser's "already exists" error is retried, by which time the table is there.
+    """
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            break
+        except (OperationalError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(gallery_state.c.id)).first() is None:
+                conn.execute(insert(gallery_state).values(id=1, version=0))
+    except IntegrityError:
+        pass  # another process inserted the row first

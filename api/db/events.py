@@ -1,0 +1,121 @@
+"""Recognition events: every face recognised with a camera_id, for later analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, true
+
+from api.db.engine import utcnow
+from api.db.schema import recognition_events
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    captured_at: datetime
+    camera_id: str
+    location: str | None
+    person_id: str | None
+    confidence: float | None
+    similarity: float | None
+    box: tuple[int, int, int, int]
+    model_version: str | None
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    person_id: str | None = None
+    camera_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    unknown_only: bool = False
+
+
+def add_events(conn: Connection, events: list[NewEvent]) -> int:
+    if not events:
+        return 0
+    received_at = utcnow()
+    conn.execute(
+        insert(recognition_events),
+        [
+            {
+                "captured_at": event.captured_at,
+                "received_at": received_at,
+                "camera_id": event.camera_id,
+                "location": event.location,
+                "person_id": event.person_id,
+                "confidence": event.confidence,
+                "similarity": event.similarity,
+                "box_left": event.box[0],
+                "box_top": event.box[1],
+                "box_right": event.box[2],
+                "box_bottom": event.box[3],
+                "model_version": event.model_version,
+            }
+            for event in events
+        ],
+    )
+    return len(events)
+
+
+def _conditions(where: EventFilter) -> Any:
+    table = recognition_events.c
+    clauses = []
+    if where.person_id is not None:
+        clauses.append(table.person_id == where.person_id)
+    if where.unknown_only:
+        clauses.append(table.person_id.is_(None))
+    if where.camera_id is not None:
+        clauses.append(table.camera_id == where.camera_id)
+    if where.since is not None:
+        clauses.append(table.captured_at >= where.since)
+    if where.until is not None:
+        clauses.append(table.captured_at < where.until)
+    return and_(true(), *clauses)
+
+
+def _event_dict(row: Any) -> dict[str, Any]:
+    return {
+        "event_id": row.event_id,
+        "captured_at": row.captured_at,
+        "received_at": row.received_at,
+        "camera_id": row.camera_id,
+        "location": row.location,
+        "person_id": row.person_id,
+        "confidence": row.confidence,
+        "similarity": row.similarity,
+        "box": {
+            "left": row.box_left,
+            "top": row.box_top,
+            "right": row.box_right,
+            "bottom": row.box_bottom,
+        },
+        "model_version": row.model_version,
+    }
+
+
+def query_events(
+    conn: Connection, where: EventFilter, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Newest first; `total` counts every match so clients can page."""
+    condition = _conditions(where)
+    total = int(
+        conn.execute(
+            select(func.count()).select_from(recognition_events).where(condition)
+        ).scalar_one()
+    )
+    rows = conn.execute(
+        select(recognition_events)
+        .where(condition)
+        .order_by(recognition_events.c.captured_at.desc(), recognition_events.c.event_id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [_event_dict(row) for row in rows], total
+
+
+def last_seen(conn: Connection, person_id: str) -> dict[str, Any] | None:
+    events, _ = query_events(conn, EventFilter(person_id=person_id), 0, 1)
+    return events[0] if events else None

@@ -1,0 +1,162 @@
+"""Table definitions: the single source of truth for both SQLite and MariaDB.
+
+Run `python -m api.db.schema` to print the MariaDB DDL (db-gen/face_recognition_db.sql).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+metadata = MetaData()
+
+# MariaDB's plain DATETIME drops microseconds and its BLOB stops at 64 KiB: name the
+# variants so an event's order and a full-resolution face image survive.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+ImageBytes = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+_TABLE_OPTIONS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+}
+
+people = Table(
+    "people",
+    metadata,
+    Column("person_id", String(128), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+face_images = Table(
+    "face_images",
+    metadata,
+    Column("face_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "person_id",
+        String(128),
+        ForeignKey("people.person_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("image", ImageBytes, nullable=False),
+    Column("image_format", String(8), nullable=False),
+    Column("image_sha256", String(64), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("box_left", Float, nullable=False),
+    Column("box_top", Float, nullable=False),
+    Column("box_right", Float, nullable=False),
+    Column("box_bottom", Float, nullable=False),
+    Column("detection_score", Float, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+# One row per face and embedder, so switching EMBEDDER and re-embedding ("full" training)
+# never destroys the vectors of the other model.
+face_embeddings = Table(
+    "face_embeddings",
+    metadata,
+    Column(
+        "face_id",
+        Integer,
+        ForeignKey("face_images.face_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("embedder", String(32), primary_key=True),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+# No foreign key to people: a sighting is history. Whether it outlives the deletion of
+# the person is the operator's choice (DELETE_EVENTS_WITH_PERSON), applied by the API.
+recognition_events = Table(
+    "recognition_events",
+    metadata,
+    Column("event_id", EventId, primary_key=True, autoincrement=True),
+    Column("captured_at", Timestamp, nullable=False),
+    Column("received_at", Timestamp, nullable=False),
+    Column("camera_id", String(128), nullable=False),
+    Column("location", String(255), nullable=True),
+    Column("person_id", String(128), nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("similarity", Float, nullable=True),
+    Column("box_left", Integer, nullable=False),
+    Column("box_top", Integer, nullable=False),
+    Column("box_right", Integer, nullable=False),
+    Column("box_bottom", Integer, nullable=False),
+    Column("model_version", String(64), nullable=True),
+    Index("ix_events_person_time", "person_id", "captured_at"),
+    Index("ix_events_camera_time", "camera_id", "captured_at"),
+    Index("ix_events_time", "captured_at"),
+    **_TABLE_OPTIONS,
+)
+
+training_jobs = Table(
+    "training_jobs",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("started_at", Timestamp, nullable=True),
+    Column("finished_at", Timestamp, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires_at", Timestamp, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", Text, nullable=True),
+    Column("release_version", String(64), nullable=True),
+    Column("people_count", Integer, nullable=True),
+    Column("faces_count", Integer, nullable=True),
+    **_TABLE_OPTIONS,
+)
+
+# A single counter bumped in the same transaction as every change to the gallery
+# (enrolment, deletion): workers compare one integer per request instead of rescanning.
+gallery_state = Table(
+    "gallery_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+
+def mariadb_ddl() -> str:
+    """The MariaDB DDL of `metadata`, as committed in db-gen/face_recognition_db.sql."""
+    dialect = mysql.dialect()
+    dialect.is_mariadb = True
+    statements = []
+    for table in metadata.sorted_tables:
+        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
+        for index in sorted(table.indexes, key=lambda idx: idx.name or ""):
+            statements.append(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)))
+    header = (
+        "-- Generated by `python -m api.db.schema` from api/db/schema.py; do not edit.\n"
+        "-- A test fails when this file and the code disagree.\n"
+    )
+    body = ";\n".join(statement.strip() for statement in statements) + ";\n"
+    return header + "\n".join(line.rstrip() for line in body.splitlines()) + "\n"
+
+
+if __name__ == "__main__":
+    print(mariadb_ddl(), end="")

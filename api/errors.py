@@ -1,0 +1,101 @@
+"""The contract's error body `{"code", "message"}` and the one exception that carries it.
+
+Views raise `ApiError`; `register_error_handlers` turns it, and every other exception, into
+that body with a fitting status. Unexpected exceptions are logged with their traceback on
+the server and answered as a bare 500: a client never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, jsonify
+from flask_restx import Api
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the client can act on: a status, a stable code and a readable message."""
+
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+def not_found(what: str, ident: object) -> ApiError:
+    return ApiError(404, f"{what.upper()}_NOT_FOUND", f"{what} {ident!s} does not exist")
+
+
+def database_unavailable() -> ApiError:
+    return ApiError(503, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later")
+
+
+_CODES_BY_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "REQUEST_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE",
+    429: "TOO_MANY_REQUESTS",
+}
+
+
+def _from_http_exception(error: HTTPException) -> ApiError:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    if status == 400 and "errors" in data:
+        fields = "; ".join(f"{name}: {why}" for name, why in sorted(data["errors"].items()))
+        return ApiError(400, "VALIDATION_ERROR", f"invalid request: {fields}")
+    message = data.get("message") or error.description or HTTPStatus(status).phrase
+    return ApiError(status, _CODES_BY_STATUS.get(status, "HTTP_ERROR"), str(message))
+
+
+def to_api_error(error: Exception) -> ApiError:
+    """Map any exception to the ApiError a client should see."""
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, HTTPException):
+        return _from_http_exception(error)
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
+        log.warning("database unavailable: %s", type(error).__name__)
+        return database_unavailable()
+    log.exception("unhandled error")
+    return ApiError(500, "INTERNAL_ERROR", "internal server error")
+
+
+class ContractApi(Api):
+    """flask-restx's Api answering every error with the contract's body.
+
+    Api.handle_error would otherwise prefer an exception's own `data` (reqparse's
+    `{"errors": ...}`) over any handler's answer, so the body is shaped here instead.
+    """
+
+    def handle_error(self, e: Exception):
+        api_error = to_api_error(e)
+        return self.make_response(api_error.body(), api_error.status)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Errors raised outside the Api's resources (404 on unknown paths, 413 in parsing)."""
+
+    def flask_handler(error: Exception):
+        api_error = to_api_error(error)
+        return jsonify(api_error.body()), api_error.status
+
+    app.register_error_handler(Exception, flask_handler)

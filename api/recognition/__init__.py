@@ -1,0 +1,1 @@
+"""From embeddings to identities: classifier, releases, gallery search, open-set decision."""
