@@ -57,6 +57,10 @@ class TcpRelay:
     def cut(self) -> None:
         """Stop listening and reset every relayed connection."""
         if self._listener is not None:
+            # close() alone does not wake a thread blocked in accept() on Linux, and the
+            # socket would keep listening: shutdown() first.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -68,7 +68,6 @@ enrol_parser.add_argument(
     "image",
     type=FileStorage,
     location="files",
-    action="append",
     required=True,
     help="Face image (JPEG, PNG or WebP); repeat the field for several images",
 )

@@ -1,0 +1,73 @@
+"""db-gen/face_recognition_db.sql is exactly what the code creates, and it runs on MariaDB."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from sqlalchemy import create_engine, inspect, make_url
+
+from api.db.engine import create_schema
+from api.db.schema import mariadb_ddl, metadata
+from tests.databases import mariadb_database
+from tests.shared_data import REPO_ROOT
+
+SCHEMA_FILE = REPO_ROOT / "db-gen" / "face_recognition_db.sql"
+
+
+def test_committed_schema_matches_the_code() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == mariadb_ddl(), (
+        "regenerate with: python -m api.db.schema > db-gen/face_recognition_db.sql"
+    )
+
+
+def _describe(url: str) -> dict[str, object]:
+    engine = create_engine(url)
+    inspector = inspect(engine)
+    shape = {
+        table: {
+            "columns": [
+                (c["name"], repr(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ],
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)
+            ),
+            "foreign_keys": sorted(
+                (
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    fk["options"].get("ondelete"),
+                )
+                for fk in inspector.get_foreign_keys(table)
+            ),
+        }
+        for table in sorted(inspector.get_table_names())
+    }
+    engine.dispose()
+    return shape
+
+
+@pytest.mark.mariadb
+def test_sql_file_and_code_create_the_same_mariadb_schema() -> None:
+    with mariadb_database() as from_file, mariadb_database() as from_code:
+        engine = create_engine(from_file)
+        with engine.begin() as conn:
+            for statement in SCHEMA_FILE.read_text(encoding="utf-8").split(";"):
+                body = "\n".join(
+                    l for l in statement.splitlines() if not l.startswith("--")
+                ).strip()
+                if body:
+                    conn.exec_driver_sql(body)
+        engine.dispose()
+        code_engine = create_engine(from_code)
+        create_schema(code_engine)
+        code_engine.dispose()
+        described = _describe(from_file)
+        assert set(described) == set(metadata.tables)
+        assert described == _describe(from_code)
+        assert ("image", "LONGBLOB()", False) in described["face_images"]["columns"]
+        assert ("captured_at", "DATETIME(fsp=6)", False) in described["recognition_events"][
+            "columns"
+        ]
