@@ -15,7 +15,6 @@ import numpy as np
 from api.recognition.gallery import GalleryIndex
 from api.recognition.release import Release
 
-
 # Cosine similarity a face must reach to be named (open-set identification). Stricter
 # than the 1:1 verification threshold: with N enrolled people a stranger gets N chances
 # to look like someone. Measured with 20 LFW people enrolled from 5 images each, 266
