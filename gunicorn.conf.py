@@ -8,6 +8,7 @@
   a hung worker is replaced.
 - graceful_timeout 30 s: in-flight recognitions finish on SIGTERM (rolling updates).
 - no preload: onnxruntime sessions must be created after fork, in each worker.
+- request header fields stay at gunicorn's 8 KiB limit (an oversized X-API-Key gets 431).
 """
 
 import multiprocessing
@@ -27,4 +28,27 @@ access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 preload_app = False
+# gunicorn's control socket defaults to one path per user: several instances on a host
+# would fight over it, and pods run with a read-only root filesystem.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server) -> None:
+    """No keys, no public address: refuse to start rather than expose biometric data."""
+    from api.auth import check_bind_allowed
+    from api.config import Settings
+    from api.db.engine import create_db_engine, create_schema
+
+    settings = Settings.from_env()
+    engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
+    hosts = [address[0] for address in server.cfg.address if isinstance(address, tuple)]
+
+    def connect():
+        create_schema(engine)
+        return engine.connect()
+
+    try:
+        check_bind_allowed(hosts, connect)
+    finally:
+        engine.dispose()

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 from sqlalchemy import Engine
 
+from api.auth import HEADER, required_scope
 from api.config import Settings
 from api.db.engine import create_db_engine
 from api.errors import ContractApi, database_unavailable, register_error_handlers
 from api.logs import configure_logging
-from api.routes import compat, events, health, people, recognition, training
+from api.routes import compat, events, health, keys, people, recognition, training
 from api.services import EXTENSION_KEY, load_services, services
 
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.extensions[EXTENSION_KEY] = svc
     svc.ensure_schema()
     app.before_request(_require_schema)
+    app.before_request(_authenticate)
 
     api = ContractApi(
         app,
@@ -43,8 +45,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="Face recognition API",
         description="Enrol people, recognise faces from edge crops, query sightings.",
         doc="/docs",
+        authorizations={"apikey": {"type": "apiKey", "in": "header", "name": HEADER}},
+        security="apikey",
     )
-    for namespace in (people.ns, recognition.ns, training.ns, events.ns, compat.ns):
+    for namespace in (people.ns, recognition.ns, training.ns, events.ns, keys.ns, compat.ns):
         api.add_namespace(namespace)
     app.register_blueprint(health.bp)
     health.install_metrics(app)
@@ -56,6 +60,17 @@ def _require_schema() -> None:
     """Until the tables exist (database down at start), answer 503, never a 500."""
     if request.blueprint != health.bp.name and not services().ensure_schema():
         raise database_unavailable()
+
+
+def _authenticate() -> None:
+    """Every request but the operational endpoints needs a key of the right scope."""
+    if required_scope(request.method, request.path) is None:
+        return
+    svc = services()
+    with svc.engine.connect() as conn:
+        g.caller = svc.authenticator.authenticate(
+            conn, request.method, request.path, request.headers.get(HEADER)
+        )
 
 
 def settings_from(overrides: dict[str, Any]) -> Settings:

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from api.auth import Authenticator, parse_env_keys
 from api.config import Settings
 from api.db.engine import create_schema
 from api.db.gallery import current_version, load_snapshot
@@ -41,6 +42,7 @@ class Services:
     analyzer: FaceAnalyzer
     releases: ReleaseWatcher
     gallery: Gallery
+    authenticator: Authenticator
     training_threads: list[threading.Thread] = field(default_factory=list)
     schema_ready: bool = False
 
@@ -107,6 +109,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         analyzer=analyzer,
         releases=ReleaseWatcher(settings.model_dir, embedder.name),
         gallery=Gallery(embedder.dim),
+        authenticator=Authenticator(parse_env_keys()),
     )
 
 

@@ -141,6 +141,23 @@ gallery_state = Table(
 )
 
 
+# API keys: only a SHA-256 of each secret is stored (the secrets are 256-bit random
+# tokens, so a slow password hash would add nothing); `key_id` is the public part of the
+# token, used to find the row before the constant-time comparison.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("camera_id", String(128), nullable=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp, nullable=True),
+    **_TABLE_OPTIONS,
+)
+
+
 def mariadb_ddl() -> str:
     """The MariaDB DDL of `metadata`, as committed in db-gen/face_recognition_db.sql."""
     dialect = mysql.dialect()

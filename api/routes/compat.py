@@ -23,6 +23,7 @@ from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.recognition.pipeline import Sighting, recognize_image
 from api.routes.inputs import files_or_400, person_id_or_400, single_file_or_400, text_or_400
+from api.routes.recognition import camera_of_request
 from api.routes.training import job_json, queue_training
 from api.services import services
 
@@ -156,7 +157,7 @@ class StoreResults(Resource):
     def post(self):
         """Recognise and store a sighting per face (camera_id, location_id)."""
         sighting = Sighting(
-            camera_id=person_id_or_400(request.form.get("camera_id", ""), "camera_id"),
+            camera_id=camera_of_request() or person_id_or_400("", "camera_id"),
             location=text_or_400(request.form.get("location_id"), "location_id", 255),
             captured_at=None,
         )

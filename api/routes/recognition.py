@@ -6,6 +6,8 @@ from flask import request
 from flask_restx import Namespace, Resource, reqparse
 from werkzeug.datastructures import FileStorage
 
+from api.auth import current_caller
+from api.errors import ApiError
 from api.recognition.pipeline import Sighting, detect_image, recognize_image, verify_images
 from api.routes.inputs import (
     form_float_or_400,
@@ -46,12 +48,25 @@ verify_parser.add_argument("threshold", type=float, location="form")
 detect_parser = _image_parser("image")
 
 
+def camera_of_request(field: str = "camera_id") -> str | None:
+    """The form's camera, checked against a camera-bound key (which also supplies it)."""
+    camera_id = request.form.get(field, "") or None
+    caller = current_caller()
+    if caller is not None and caller.camera_id is not None:
+        if camera_id is not None and camera_id != caller.camera_id:
+            raise ApiError(
+                403, "FORBIDDEN", f"this API key may only report camera {caller.camera_id}"
+            )
+        camera_id = caller.camera_id
+    return person_id_or_400(camera_id, field) if camera_id is not None else None
+
+
 def sighting_from_form() -> Sighting | None:
-    camera_id = request.form.get("camera_id", "")
-    if camera_id == "":
+    camera_id = camera_of_request()
+    if camera_id is None:
         return None
     return Sighting(
-        camera_id=person_id_or_400(camera_id, "camera_id"),
+        camera_id=camera_id,
         location=text_or_400(request.form.get("location"), "location", 255),
         captured_at=timestamp_or_400(request.form.get("captured_at"), "captured_at"),
     )
