@@ -54,6 +54,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 bench: $(VENV)/.installed $(MANIFEST)
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) -m benchmarks.run_all
 
 clean:
