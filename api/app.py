@@ -16,7 +16,18 @@ from api.config import Settings
 from api.db.engine import create_db_engine
 from api.errors import ContractApi, database_unavailable, register_error_handlers
 from api.logs import configure_logging
-from api.routes import compat, events, health, keys, people, recognition, training
+from api.routes import (
+    activity,
+    compat,
+    events,
+    health,
+    keys,
+    people,
+    recognition,
+    thumbnails,
+    training,
+    ui,
+)
 from api.services import EXTENSION_KEY, load_services, services
 
 
@@ -39,6 +50,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 
+    # Before the Api: flask-restx claims `/` for itself (a 404) unless the page has it.
+    app.register_blueprint(ui.bp)
     api = ContractApi(
         app,
         version="1.0",
@@ -48,7 +61,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         authorizations={"apikey": {"type": "apiKey", "in": "header", "name": HEADER}},
         security="apikey",
     )
-    for namespace in (people.ns, recognition.ns, training.ns, events.ns, keys.ns, compat.ns):
+    for namespace in (
+        people.ns,
+        thumbnails.ns,
+        recognition.ns,
+        training.ns,
+        events.ns,
+        activity.ns,
+        keys.ns,
+        compat.ns,
+    ):
         api.add_namespace(namespace)
     app.register_blueprint(health.bp)
     health.install_metrics(app)
@@ -57,8 +79,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def _require_schema() -> None:
-    """Until the tables exist (database down at start), answer 503, never a 500."""
-    if request.blueprint != health.bp.name and not services().ensure_schema():
+    """Until the tables exist (database down at start), answer 503, never a 500.
+
+    The health endpoints and the operator's page (static files) need no table."""
+    if request.blueprint in (health.bp.name, ui.bp.name) or request.endpoint == "static":
+        return
+    if not services().ensure_schema():
         raise database_unavailable()
 
 

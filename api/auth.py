@@ -36,7 +36,16 @@ SCOPES = (ADMIN, RECOGNIZE)
 HEADER = "X-API-Key"
 TOKEN_PREFIX = "fr"  # noqa: S105 - a public marker, not a secret
 _ADMIN_PREFIXES = ("/api/v1/people", "/api/v1/training", "/api/v1/keys", "/dataset", "/model")
-_PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/swagger.json", "/swaggerui/")
+_PUBLIC_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/swagger.json",
+    "/swaggerui/",
+    "/ui",
+    "/static/",
+)
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -88,8 +97,9 @@ def parse_env_keys(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def required_scope(method: str, path: str) -> str | None:
-    """The scope a request needs; None for the public operational endpoints."""
-    if path.startswith(_PUBLIC_PATHS):
+    """The scope a request needs; None for the public operational endpoints and the
+    operator's page (`/` redirects to it), which hold no data."""
+    if path == "/" or path.startswith(_PUBLIC_PATHS):
         return None
     if path.startswith("/api/v1/keys"):
         return ADMIN
