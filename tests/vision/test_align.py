@@ -1,0 +1,61 @@
+"""Face crops for the embedder: geometry of the margin crop and the optional roll fix."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from api.vision import Face, MtcnnDetector, align_face
+from api.vision.align import MARGIN, crop_matrix
+from tests.shared_data import shared_path
+from tests.vision.lfw import read_rgb
+
+TILTED = Face(
+    box=(100.0, 80.0, 200.0, 210.0),
+    score=1.0,
+    landmarks=((120.0, 120.0), (180.0, 140.0), (150.0, 160.0), (125.0, 185.0), (175.0, 195.0)),
+)
+
+
+def apply(matrix: np.ndarray, point: tuple[float, float]) -> np.ndarray:
+    return matrix @ np.array([point[0], point[1], 1.0])
+
+
+def test_plain_crop_maps_the_grown_box_onto_the_output() -> None:
+    matrix = crop_matrix(TILTED, 160, MARGIN, correct_roll=False)
+    grow_x, grow_y = 100 * MARGIN / 2, 130 * MARGIN / 2
+    np.testing.assert_allclose(apply(matrix, (100 - grow_x, 80 - grow_y)), [0, 0], atol=1e-9)
+    np.testing.assert_allclose(apply(matrix, (200 + grow_x, 210 + grow_y)), [160, 160], atol=1e-9)
+
+
+def test_roll_correction_levels_the_eyes_about_the_box_centre() -> None:
+    matrix = crop_matrix(TILTED, 160, MARGIN, correct_roll=True)
+    left_eye, right_eye = apply(matrix, TILTED.landmarks[0]), apply(matrix, TILTED.landmarks[1])
+    assert abs(left_eye[1] - right_eye[1]) < 1e-6 and left_eye[0] < right_eye[0]
+    np.testing.assert_allclose(apply(matrix, (150.0, 145.0)), [80, 80], atol=1e-9)
+
+
+def test_the_crop_holds_one_upright_face_filling_it(detector: MtcnnDetector) -> None:
+    """Re-detecting in the 160x160 crop finds the face centred and about as large as the
+    margin leaves it; a head rolled by 25 degrees comes out upright by default."""
+    rgb = read_rgb(shared_path("data", "lfw-view1", "Abdullah_Gul", "Abdullah_Gul_0013.jpg"))
+    rolled = cv2.warpAffine(rgb, cv2.getRotationMatrix2D((125, 125), 25, 1.0), (250, 250))
+    for image in (rgb, rolled):
+        face = max(detector.detect(image), key=lambda f: f.area)
+        crop = align_face(image, face)
+        assert crop.shape == (160, 160, 3) and crop.dtype == np.uint8
+        (again,) = [f for f in detector.detect(crop) if f.area > 2000]
+        left, top, right, bottom = again.box
+        assert abs((left + right) / 2 - 80) < 12 and abs((top + bottom) / 2 - 80) < 12
+        assert 0.6 < (right - left) / (160 / (1 + MARGIN)) < 1.3
+        (lx, ly), (rx, ry) = again.landmarks[:2]
+        assert abs(np.degrees(np.arctan2(ry - ly, rx - lx))) < 6
+
+
+def test_a_box_beyond_the_image_repeats_the_border() -> None:
+    rgb = np.zeros((50, 50, 3), dtype=np.uint8)
+    rgb[:, -1] = 255  # the right-most column is white
+    face = Face((20.0, 10.0, 60.0, 40.0), 1.0, TILTED.landmarks)
+    crop = align_face(rgb, face, size=40, margin=0.0)
+    assert crop[:, -5:].min() == 255  # past the image: the white border column repeated
+    assert crop[:, :10].max() == 0
