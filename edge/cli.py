@@ -161,6 +161,12 @@ def add_sender_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--retries", type=int, default=SenderConfig().retries)
     group.add_argument(
+        "--threshold",
+        type=float,
+        help="cosine similarity the cloud needs to name a person (default: the API's own, "
+        "calibrated on LFW); lower it only for a small gallery enrolled from few photos",
+    )
+    group.add_argument(
         "--drain-timeout",
         type=float,
         default=30.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -9,9 +10,12 @@ from edge.accounting import EdgeStats
 from edge.crops import CropPolicy, FaceCrop, encode_jpeg, make_crop
 from edge.detectors import FaceDetector
 from edge.geometry import Detection
+from edge.scenecut import SceneCutDetector
 from edge.sources import Frame
 from edge.spool import SpooledCrop
 from edge.tracker import IouTracker, SendReason
+
+log = logging.getLogger(__name__)
 
 CropSink = Callable[[SpooledCrop, int | None], None]
 
@@ -30,7 +34,7 @@ class FaceObservation:
 class EdgePipeline:
     """Per camera. `tracker=None` sends every face of every frame (the baseline the
     tracker is measured against); `sink` receives each crop to send (the Sender's
-    `submit`, or a collector)."""
+    `submit`, or a collector); at a scene cut every track ends (see edge.scenecut)."""
 
     def __init__(
         self,
@@ -51,6 +55,7 @@ class EdgePipeline:
         self.camera_id = camera_id
         self.location = location
         self.measure_full_frames = measure_full_frames
+        self.scene_cuts = SceneCutDetector()
 
     def process(self, frame: Frame) -> list[FaceObservation]:
         detections = self.detector.detect(frame.image)
@@ -60,6 +65,9 @@ class EdgePipeline:
             self.stats.add("full_frame_bytes", len(full))
         self.stats.add("faces_detected", len(detections))
         if self.tracker is not None:
+            if self.scene_cuts.is_cut(frame.image):
+                log.debug("scene cut at frame %d: every track ends", frame.index)
+                self.tracker.reset()
             track_ids: list[int | None] = list(
                 self.tracker.update([d.box for d in detections], frame.position_s)
             )

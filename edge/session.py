@@ -26,7 +26,7 @@ class EdgeSession:
             cli.client_from_args(args, pool_size=workers),
             cli.spool_from_args(args),
             self.stats,
-            SenderConfig(workers=workers, retries=args.retries),
+            SenderConfig(workers=workers, retries=args.retries, threshold=args.threshold),
             on_result=self._on_result,
         )
         self.pipeline = EdgePipeline(

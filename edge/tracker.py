@@ -61,6 +61,11 @@ class IouTracker:
     def active_tracks(self) -> int:
         return len(self._tracks)
 
+    def reset(self) -> None:
+        """Forget every track (a new shot begins). Ids keep counting, so an answer that
+        arrives late for an old track can never name a face of the new shot."""
+        self._tracks.clear()
+
     def update(self, boxes: list[Box], now_s: float) -> list[int]:
         """Assign each box a track id (new or continued); forget tracks unseen too long."""
         pairs = sorted(
