@@ -16,6 +16,7 @@ from flask_restx import Api
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,21 @@ _CODES_BY_STATUS = {
 }
 
 
+# A schema validator's reason quotes the offending value whole; a 10 MB string would be
+# echoed back (and logged by proxies), so each reason is cut.
+MAX_REASON_CHARS = 200
+
+
+def _short(reason: object) -> str:
+    text = str(reason)
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 3] + "..."
+
+
 def _from_http_exception(error: HTTPException) -> ApiError:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     if status == 400 and "errors" in data:
-        fields = "; ".join(f"{name}: {why}" for name, why in sorted(data["errors"].items()))
+        fields = "; ".join(f"{name}: {_short(why)}" for name, why in sorted(data["errors"].items()))
         return ApiError(400, "VALIDATION_ERROR", f"invalid request: {fields}")
     message = data.get("message") or error.description or HTTPStatus(status).phrase
     return ApiError(status, _CODES_BY_STATUS.get(status, "HTTP_ERROR"), str(message))
@@ -75,6 +86,14 @@ def to_api_error(error: Exception) -> ApiError:
     if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
         log.warning("database unavailable: %s", type(error).__name__)
         return database_unavailable()
+    if isinstance(error, OverflowError):
+        # An integer from a URL or form beyond 64 bits reaches SQLite's driver, which
+        # refuses it (DELETE /api/v1/people/x/faces/4988888673713421025280).
+        log.info("number out of range in a request: %s", error)
+        return ApiError(400, "VALIDATION_ERROR", "a number in the request is out of range")
+    if isinstance(error, RecursionError) and "decoding a JSON" in str(error):
+        # The json module recurses per nesting level: `[[[[...` from a client.
+        return ApiError(400, "BAD_REQUEST", "the JSON body is nested too deeply")
     log.exception("unhandled error")
     return ApiError(500, "INTERNAL_ERROR", "internal server error")
 
@@ -89,6 +108,17 @@ class ContractApi(Api):
     def handle_error(self, e: Exception):
         api_error = to_api_error(e)
         return self.make_response(api_error.body(), api_error.status)
+
+    def _should_use_fr_error_handler(self) -> bool:
+        """flask-restx 1.3.2 re-matches a 405's URL with another method inside its except
+        clause; where that match asks for a redirect (`//` merged, as in POST
+        /api/v1/people/%2F/faces) the RequestRedirect escaped every handler and gunicorn
+        answered a bare HTML 500. Such a URL is ours to answer: 405 in the contract's body.
+        """
+        try:
+            return bool(super()._should_use_fr_error_handler())
+        except RoutingException:
+            return True
 
 
 def register_error_handlers(app: Flask) -> None:

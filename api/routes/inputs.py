@@ -1,13 +1,14 @@
 """Validation of what clients send: identifiers, names, pages, times, uploaded files.
 
-Identifiers end up in URLs, file names of exports and SQL parameters: they are limited to
-letters and digits of any script plus `. _ - @`, 1-128 characters, so path separators,
-control characters and SQL metacharacters are refused with 400 before anything happens.
+Identifiers end up in URLs, file names of exports and SQL parameters: they are 1-128
+letters (with the combining marks many scripts write them with), digits and `. _ - @`, in
+Unicode NFC, and not only dots; so path separators, `.`/`..`, control characters, SQL
+metacharacters, symbols and emoji are refused with 400 before anything happens. NFD input
+is refused rather than normalised so that two look-alike IDs can never name two people.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import UTC, datetime
 
@@ -16,19 +17,48 @@ from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
 
-PERSON_ID_PATTERN = r"^[\w.@-]{1,128}$"
-_PERSON_ID = re.compile(PERSON_ID_PATTERN)
+# What a JSON schema can state (Python's `re` has no \p{M}): no whitespace, control
+# characters or ASCII punctuation but `. _ - @` (quotes as \x22 and \x27, valid in every
+# regex dialect). `person_id_or_400` is the exact rule.
+PERSON_ID_PATTERN = r"^[^\s\x00-\x1f\x7f!\x22#$%&\x27()*+,/:;<=>?\[\\\]^`{|}~]{1,128}$"
+MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 255
 MAX_PER_PAGE = 500
+MAX_PAGE = 10_000_000  # keeps OFFSET inside a 64-bit integer on every database
+_ID_PUNCTUATION = frozenset("._-@")
+_MARKS = frozenset({"Mn", "Mc"})
+# Joiners are part of emoji sequences and some scripts; other format characters (bidi
+# overrides, zero-width spaces, invisible tags) only serve to disguise text, and line or
+# paragraph separators to break log and CSV lines like a newline would.
+_NAME_JOINERS = frozenset({"\u200c", "\u200d"})
+_NAME_FORBIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def _is_id_char(char: str, first: bool) -> bool:
+    if char in _ID_PUNCTUATION:
+        return True
+    category = unicodedata.category(char)
+    return category[0] in "LN" or (category in _MARKS and not first)
+
+
+def is_valid_id(value: object) -> bool:
+    """The identifier rule (see the module docstring)."""
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= MAX_ID_LENGTH
+        and unicodedata.is_normalized("NFC", value)
+        and all(_is_id_char(char, index == 0) for index, char in enumerate(value))
+        and value.strip(".") != ""
+    )
 
 
 def person_id_or_400(value: str, field: str = "person_id") -> str:
-    if not isinstance(value, str) or not _PERSON_ID.fullmatch(value):
+    if not is_valid_id(value):
         raise ApiError(
             400,
             "INVALID_ID",
-            f"{field} must be 1-128 letters, digits or . _ - @ (no spaces, slashes or "
-            "control characters)",
+            f"{field} must be 1-128 letters, digits or . _ - @ of any script in Unicode NFC "
+            "(no spaces, slashes, symbols, emoji or control characters; not only dots)",
         )
     return value
 
@@ -46,7 +76,10 @@ def text_or_400(
     value = unicodedata.normalize("NFC", value.strip())
     if not value or len(value) > max_length:
         raise ApiError(400, "VALIDATION_ERROR", f"{field} must be 1-{max_length} characters")
-    if any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} for char in value):
+    if any(
+        unicodedata.category(char) in _NAME_FORBIDDEN and char not in _NAME_JOINERS
+        for char in value
+    ):
         raise ApiError(400, "VALIDATION_ERROR", f"{field} contains control characters")
     return value
 
@@ -58,9 +91,11 @@ def page_or_400() -> tuple[int, int, int]:
         per_page = int(request.args.get("per_page", 50))
     except ValueError:
         raise ApiError(400, "VALIDATION_ERROR", "page and per_page must be integers") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
         raise ApiError(
-            400, "VALIDATION_ERROR", f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}"
+            400,
+            "VALIDATION_ERROR",
+            f"page must be between 1 and {MAX_PAGE} and per_page between 1 and {MAX_PER_PAGE}",
         )
     return page, per_page, (page - 1) * per_page
 
@@ -71,10 +106,10 @@ def timestamp_or_400(value: str | None, field: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00+05:00 is before year 1 in UTC
         raise ApiError(400, "VALIDATION_ERROR", f"{field} must be an ISO 8601 time") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 

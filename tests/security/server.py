@@ -1,0 +1,106 @@
+"""A real gunicorn server with API keys, plus direct access to its database and log.
+
+Hostile-input tests judge "nothing changed" from the tables themselves, not from what
+the API chooses to report, and the log tests read the very file gunicorn writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import Engine, create_engine, func, select
+
+from api.db.schema import (
+    api_keys,
+    face_embeddings,
+    face_images,
+    gallery_state,
+    people,
+    recognition_events,
+    training_jobs,
+)
+from tests.api.conftest import start_api
+from tests.databases import sqlite_url
+from tests.live_api import ApiProcess
+
+# Environment keys, as a Kubernetes Secret provides them (16+ characters each).
+ADMIN_TOKEN = "sec-admin-token-5f0c9d2b7e41a8c3"
+RECOGNIZE_TOKEN = "sec-recognize-token-0a7b3e9c1d64f2b8"
+TIMEOUT = 60
+_COUNTED = {
+    "people": people,
+    "face_images": face_images,
+    "face_embeddings": face_embeddings,
+    "recognition_events": recognition_events,
+    "training_jobs": training_jobs,
+    "api_keys": api_keys,
+}
+
+
+@dataclass
+class SecuredServer:
+    """One keyed API on SQLite; `admin` is a session that sends the admin key."""
+
+    process: ApiProcess
+    folder: Path
+    engine: Engine
+    admin: requests.Session
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def log_path(self) -> Path:
+        assert self.process.log_path is not None
+        return self.process.log_path
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", TIMEOUT)
+        return self.admin.request(method, f"{self.url}{path}", **kwargs)
+
+    def call_on_new_connection(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """For bodies the server refuses unread: on a reused keep-alive connection gunicorn
+        may close it before the client has read the 413 (the client then sees a reset)."""
+        headers = {**self.admin.headers, **kwargs.pop("headers", {})}
+        kwargs.setdefault("timeout", TIMEOUT)
+        return requests.request(method, f"{self.url}{path}", headers=headers, **kwargs)
+
+    def snapshot(self) -> dict[str, int]:
+        """Row counts of every table a request could change, and the gallery version."""
+        with self.engine.connect() as conn:
+            counts = {
+                name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for name, table in _COUNTED.items()
+            }
+            counts["gallery_version"] = int(
+                conn.execute(select(gallery_state.c.version)).scalar_one()
+            )
+        return counts
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.engine.dispose()
+        self.process.stop()
+
+
+def start_secured(
+    folder: Path, workers: int = 1, database_url: str | None = None, **env: str
+) -> SecuredServer:
+    """Keys from the environment, DEBUG logs: the configuration the log tests need.
+    SQLite in `folder` unless `database_url` names another database."""
+    url = database_url or sqlite_url(folder)
+    process = start_api(
+        folder,
+        url,
+        workers=workers,
+        LOG_LEVEL="DEBUG",
+        API_KEYS=f"admin:{ADMIN_TOKEN},recognize:{RECOGNIZE_TOKEN}",
+        **env,
+    )
+    session = requests.Session()
+    session.headers["X-API-Key"] = ADMIN_TOKEN
+    return SecuredServer(process, folder, create_engine(url), session)
