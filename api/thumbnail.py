@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageOps
+from PIL import Image
+
+from api.imaging import exif_orientation, upright
 
 MARGIN = 0.25  # of the box's larger side, on each side
 JPEG_QUALITY = 85
-_EXIF_ORIENTATION = 0x0112
 _QUARTER_TURNS = {5, 6, 7, 8}  # orientations whose upright image swaps width and height
 
 
@@ -35,7 +36,7 @@ def square_around(
 
 def _upright_size(image: Image.Image) -> tuple[int, int]:
     width, height = image.size
-    if image.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS:
+    if exif_orientation(image) in _QUARTER_TURNS:
         return height, width
     return width, height
 
@@ -50,13 +51,13 @@ def face_thumbnail(image: bytes, box: tuple[float, float, float, float], size: i
         # JPEG only (a no-op otherwise): decode at 1/2, 1/4 or 1/8 while still >= wanted.
         stored.draft("RGB", (round(stored.size[0] * wanted), round(stored.size[1] * wanted)))
         scale = stored.size[0] / raw_width
-        upright = ImageOps.exif_transpose(stored).convert("RGB")
+        turned = upright(stored, exif_orientation(stored)).convert("RGB")
     if scale != 1.0:
         left, top, right, bottom = box
         square = square_around(
-            (left * scale, top * scale, right * scale, bottom * scale), *upright.size
+            (left * scale, top * scale, right * scale, bottom * scale), *turned.size
         )
-    crop = upright.crop(square)
+    crop = turned.crop(square)
     side = min(size, crop.width)
     thumb = crop.resize((side, side), Image.Resampling.LANCZOS, reducing_gap=2.0)
     out = io.BytesIO()

@@ -20,12 +20,23 @@ def utcnow() -> datetime:
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry) -> None:
     # Foreign keys make person deletion cascade to faces and embeddings; WAL lets several
-    # gunicorn workers read while one writes.
+    # gunicorn workers read while one writes; secure_delete overwrites freed pages, so a
+    # deleted face image does not linger in the file.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def erase_deleted_data(engine: Engine) -> None:
+    """After deleting biometric data: on SQLite, fold the write-ahead log (which still
+    holds the old pages) into the zeroed database file and truncate it. MariaDB frees the
+    rows but does not wipe disk pages; the README says so."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def create_db_engine(url: str, timeout_seconds: float = 3.0) -> Engine:

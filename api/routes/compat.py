@@ -19,6 +19,7 @@ from werkzeug.datastructures import FileStorage
 from api.db import events as events_db
 from api.db import people as people_db
 from api.db import training_jobs as jobs
+from api.db.engine import erase_deleted_data
 from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.recognition.pipeline import Sighting, recognize_image
@@ -93,6 +94,7 @@ class DatasetPerson(Resource):
         with svc.engine.begin() as conn:
             if not people_db.delete_person(conn, person_id, svc.settings.delete_events_with_person):
                 raise not_found("person", person_id)
+        erase_deleted_data(svc.engine)
         return {"id": person_id, "message": "deleted"}
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import request
 from flask_restx import Namespace, Resource, fields, reqparse
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from api.db import people as people_db
+from api.db.engine import erase_deleted_data
 from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.routes.inputs import (
@@ -20,6 +23,16 @@ from api.routes.inputs import (
     text_or_400,
 )
 from api.services import services
+
+
+class UtcDateTime(fields.DateTime):
+    """The database stores naive UTC; say so on the wire (RFC 3339 needs an offset)."""
+
+    def format(self, value: datetime) -> str:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super().format(value)
+
 
 ns = Namespace("people", path="/api/v1/people", description="Enrolled people and their faces")
 
@@ -36,7 +49,7 @@ person = ns.model(
         "person_id": fields.String,
         "name": fields.String,
         "faces": fields.Integer,
-        "created_at": fields.DateTime(dt_format="iso8601"),
+        "created_at": UtcDateTime(dt_format="iso8601"),
     },
 )
 people_page = ns.model(
@@ -60,7 +73,7 @@ stored_face = ns.model(
         "width": fields.Integer,
         "height": fields.Integer,
         "box": fields.Nested(face_box),
-        "created_at": fields.DateTime(dt_format="iso8601"),
+        "created_at": UtcDateTime(dt_format="iso8601"),
     },
 )
 enrol_parser = reqparse.RequestParser(bundle_errors=True)
@@ -129,6 +142,7 @@ class PersonResource(Resource):
             )
         if not removed:
             raise not_found("person", person_id)
+        erase_deleted_data(svc.engine)
         return "", 204
 
 
@@ -171,7 +185,9 @@ class PersonFace(Resource):
     def delete(self, person_id: str, face_id: int):
         """Remove one enrolled face (image and embeddings)."""
         person_id_or_400(person_id)
-        with services().engine.begin() as conn:
+        engine = services().engine
+        with engine.begin() as conn:
             if not people_db.delete_face(conn, person_id, face_id):
                 raise not_found("face", face_id)
+        erase_deleted_data(engine)
         return "", 204

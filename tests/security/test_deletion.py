@@ -11,7 +11,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from api.db.schema import face_embeddings, face_images, recognition_events
@@ -109,12 +108,6 @@ def _bytes_left_on_disk(folder: Path, images: list[bytes]) -> int:
     return sum(window in disk for window in windows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQLite keeps a deleted image's pages in the write-ahead log until a "
-    "checkpoint: api/db should run PRAGMA secure_delete=ON and wal_checkpoint(TRUNCATE) "
-    "after deleting a person (reported; api/db is not this suite's to change)",
-)
 def test_deleted_images_leave_no_bytes_in_the_sqlite_files(two_workers: SecuredServer) -> None:
     (person,) = lfw_people(1, 3, first=6)
     enrol_person(two_workers, person)

@@ -639,12 +639,6 @@ def test_crashes_found_by_this_suite_stay_fixed(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/thumbnail.py turns stored uploads upright with ImageOps.exif_transpose, "
-    "which raises on EXIF that enrolment rightly accepts; it should use "
-    "api.imaging.exif_orientation and api.imaging.upright (reported)",
-)
 def test_thumbnail_of_a_face_with_corrupt_exif(server: SecuredServer) -> None:
     (person,) = lfw_people(1, 1, first=19)
     image = payloads.with_corrupt_exif(person.enrol[0].read_bytes(), orientation=2)  # mirror
