@@ -116,6 +116,13 @@ def query_events(
     return [_event_dict(row) for row in rows], total
 
 
+def seen_people(conn: Connection) -> list[str]:
+    """Every person with at least one stored sighting, sorted."""
+    column = recognition_events.c.person_id
+    rows = conn.execute(select(column).where(column.is_not(None)).distinct().order_by(column))
+    return [row.person_id for row in rows]
+
+
 def last_seen(conn: Connection, person_id: str) -> dict[str, Any] | None:
     events, _ = query_events(conn, EventFilter(person_id=person_id), 0, 1)
     return events[0] if events else None

@@ -170,10 +170,9 @@ class StoreResults(Resource):
 @ns.route("/database/people")
 class SeenPeople(Resource):
     def get(self):
-        """IDs of every person in the database."""
+        """IDs of the people the recognition database has sightings of."""
         with services().engine.connect() as conn:
-            items, _ = people_db.list_people(conn, 0, 1_000_000)
-        return {"people": [p["person_id"] for p in items]}
+            return {"people": events_db.seen_people(conn)}
 
 
 @ns.route("/database/<string:raw_id>/last-known-location")

@@ -73,7 +73,8 @@ def test_original_enrol_train_recognise_cycle(sqlite_api: ApiProcess) -> None:
         and where["camera_id"] == "door-1"
         and where["location_id"] == "Front door"
     )
-    assert "meryl_streep" in requests.get(f"{url}/database/people", timeout=T).json()["people"]
+    seen = requests.get(f"{url}/database/people", timeout=T).json()["people"]
+    assert "meryl_streep" in seen and "mike_weir" not in seen  # enrolled, never seen
 
     assert requests.delete(f"{url}/dataset/Mike Weir", timeout=T).status_code == 200
     assert requests.delete(f"{url}/dataset/Mike Weir", timeout=T).status_code == 404
