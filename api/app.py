@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc = load_services(settings, engine)
     app.extensions[EXTENSION_KEY] = svc
     svc.ensure_schema()
+    svc.training.start()
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 

@@ -36,6 +36,10 @@ class Settings:
     keep_releases: int = 5
     delete_events_with_person: bool = True
     db_timeout_seconds: float = 3.0
+    training_lease_seconds: float = 30.0
+    training_poll_seconds: float = 2.0
+    training_max_attempts: int = 2
+    training_threads: int = 2
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -63,8 +67,15 @@ _INTS = {
     "max_images_per_request",
     "min_face_size",
     "keep_releases",
+    "training_max_attempts",
+    "training_threads",
 }
-_FLOATS = {"recognize_threshold", "db_timeout_seconds"}
+_FLOATS = {
+    "recognize_threshold",
+    "db_timeout_seconds",
+    "training_lease_seconds",
+    "training_poll_seconds",
+}
 _BOOLS = {"flip_augmentation", "delete_events_with_person"}
 
 

@@ -7,7 +7,6 @@ own onnxruntime sessions and connection pool) and reached from views via `servic
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -23,6 +22,7 @@ from api.recognition.gallery import Gallery, GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS
 from api.recognition.release import Release, ReleaseWatcher
 from api.training import TrainingContext
+from api.training_worker import TrainingWorker
 from api.vision import MtcnnDetector, load_embedder
 from models.runtime import ModelStore
 
@@ -43,7 +43,7 @@ class Services:
     releases: ReleaseWatcher
     gallery: Gallery
     authenticator: Authenticator
-    training_threads: list[threading.Thread] = field(default_factory=list)
+    training: TrainingWorker = field(init=False)  # built from the rest by load_services
     schema_ready: bool = False
 
     def ensure_schema(self) -> bool:
@@ -93,6 +93,7 @@ class Services:
             threshold=self.identify_threshold,
             keep_releases=self.settings.keep_releases,
             max_image_pixels=self.settings.max_image_pixels,
+            threads=self.settings.training_threads,
         )
 
 
@@ -103,7 +104,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
     embedder = load_embedder(settings.embedder, store, intra_op_threads=threads)
     analyzer = FaceAnalyzer(detector, embedder, flip=settings.flip_augmentation)
     settings.model_dir.mkdir(parents=True, exist_ok=True)
-    return Services(
+    svc = Services(
         settings=settings,
         engine=engine,
         analyzer=analyzer,
@@ -111,6 +112,13 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         gallery=Gallery(embedder.dim),
         authenticator=Authenticator(parse_env_keys()),
     )
+    svc.training = TrainingWorker(
+        svc.training_context(),
+        lease_seconds=settings.training_lease_seconds,
+        poll_seconds=settings.training_poll_seconds,
+        max_attempts=settings.training_max_attempts,
+    )
+    return svc
 
 
 def services() -> Services:

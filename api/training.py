@@ -1,16 +1,18 @@
-"""Running a training job: embeddings in, a new release on the model volume out.
+"""Running one claimed training job: embeddings in, a new release on the model volume out.
 
 `optimized` trains from the stored embeddings of the configured embedder; `full` first
-re-embeds every stored face image (needed after changing EMBEDDER). A failure marks the
-job failed with the reason and leaves `current` untouched.
+re-embeds every stored face image (needed after changing EMBEDDER), reporting progress.
+The release directory is written first; `current` flips to it only inside the database
+transaction that records success under this runner's lease, so a runner that lost its
+lease never publishes. A failure marks the job failed with the reason and leaves
+`current` untouched.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,17 +26,27 @@ from api.db.schema import face_embeddings, face_images
 from api.imaging import decode_image
 from api.recognition.classifier import train_linear_classifier
 from api.recognition.faces import FaceAnalyzer
-from api.recognition.release import Release, new_version, publish_release
+from api.recognition.release import (
+    Release,
+    activate_release,
+    new_version,
+    prune_releases,
+    write_release,
+)
 from api.vision import Face
 
 log = logging.getLogger(__name__)
 
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 REEMBED_BATCH = 32
+REEMBED_SHARE = 0.8  # of a full job's progress; training and publishing take the rest
 
 
 class TrainingError(RuntimeError):
     """The job cannot produce a release; the message is stored on the job."""
+
+
+class LeaseLostError(RuntimeError):
+    """Another runner owns the job now (this one stalled past its lease): stop quietly."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,10 @@ class TrainingContext:
     threshold: float
     keep_releases: int
     max_image_pixels: int
+    threads: int
+
+
+Progress = Callable[[float], None]
 
 
 def _box_overlap(face: Face, box: tuple[float, float, float, float]) -> float:
@@ -55,7 +71,7 @@ def _box_overlap(face: Face, box: tuple[float, float, float, float]) -> float:
     return inter / (face.area + area - inter + 1e-9)
 
 
-def reembed_all(context: TrainingContext, job_id: str) -> int:
+def reembed_all(context: TrainingContext, progress: Progress) -> int:
     """Recompute the configured embedder's vector of every stored face image."""
     embedder = context.analyzer.embedder.name
     with context.engine.connect() as conn:
@@ -100,20 +116,22 @@ def reembed_all(context: TrainingContext, job_id: str) -> int:
                     ],
                 )
             bump_version(conn)
-            jobs.report_progress(conn, job_id, 0.8 * (start + len(batch)) / len(face_ids))
+        progress(REEMBED_SHARE * (start + len(batch)) / len(face_ids))
         done += len(vectors)
     return done
 
 
 def train_release(context: TrainingContext) -> Release:
-    """Fit the classifier on every stored embedding and publish it as a new release."""
+    """Fit the classifier on every stored embedding of the configured embedder."""
     embedder = context.analyzer.embedder
     with context.engine.connect() as conn:
         snapshot = load_snapshot(conn, embedder.name, embedder.dim)
     if snapshot.size == 0:
         raise TrainingError(f"no enrolled face has a {embedder.name} embedding; enrol people first")
-    classifier = train_linear_classifier(snapshot.vectors, list(snapshot.person_ids))
-    release = Release(
+    classifier = train_linear_classifier(
+        snapshot.vectors, list(snapshot.person_ids), threads=context.threads
+    )
+    return Release(
         version=new_version(),
         embedder=embedder.name,
         threshold=context.threshold,
@@ -121,43 +139,51 @@ def train_release(context: TrainingContext) -> Release:
         classifier=classifier,
         faces=snapshot.size,
     )
-    publish_release(context.model_dir, release, keep=context.keep_releases)
-    return release
 
 
-def run_job(context: TrainingContext, job_id: str, mode: str) -> None:
-    """Claim and execute one job; every outcome is written to its row."""
+def _publish(context: TrainingContext, claim: jobs.Claim, release: Release) -> None:
+    """Record success and flip `current` in one transaction, under the lease."""
+    folder = write_release(context.model_dir, release)
     with context.engine.begin() as conn:
-        if not jobs.mark_running(conn, job_id, WORKER_ID):
-            return
-    log.info("training started", extra={"job_id": job_id, "mode": mode})
-    try:
-        if mode == "full":
-            reembed_all(context, job_id)
-        release = train_release(context)
-    except Exception as error:
-        reason = f"{type(error).__name__}: {error}"
-        log.exception("training failed", extra={"job_id": job_id})
-        with context.engine.begin() as conn:
-            jobs.finish_job(conn, job_id, jobs.FAILED, reason[:2000])
-        return
-    with context.engine.begin() as conn:
-        jobs.finish_job(
+        recorded = jobs.finish_job(
             conn,
-            job_id,
+            claim,
             jobs.SUCCEEDED,
             None,
             release_version=release.version,
             people_count=release.people,
             faces_count=release.faces,
         )
-    log.info("training succeeded", extra={"job_id": job_id, "release": release.version})
+        if not recorded:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise LeaseLostError(claim.job_id)
+        # The job row stays locked until commit: a successor cannot take the job over
+        # between this check and the flip. If the commit then fails, the release is live
+        # and valid; the job is retried after its lease and publishes a newer one.
+        activate_release(context.model_dir, release.version)
+    prune_releases(context.model_dir, context.keep_releases)
 
 
-def start_job_in_background(context: TrainingContext, job_id: str, mode: str) -> threading.Thread:
-    """Run the job on a thread of this worker so the request returns at once."""
-    thread = threading.Thread(
-        target=run_job, args=(context, job_id, mode), daemon=True, name=f"train-{job_id[:8]}"
-    )
-    thread.start()
-    return thread
+def run_job(context: TrainingContext, claim: jobs.Claim, progress: Progress) -> None:
+    """Execute a claimed job; every outcome is written to its row (fenced by the lease).
+
+    `progress` records a fraction done and raises LeaseLostError when the lease is gone.
+    """
+    extra = {"job_id": claim.job_id, "mode": claim.mode, "attempt": claim.attempt}
+    log.info("training started", extra=extra)
+    try:
+        if claim.mode == "full":
+            reembed_all(context, progress)
+        release = train_release(context)
+        progress(0.95)
+        _publish(context, claim, release)
+    except LeaseLostError:
+        log.warning("training lease lost; the job's new owner carries on", extra=extra)
+        return
+    except Exception as error:
+        reason = f"{type(error).__name__}: {error}"
+        log.exception("training failed", extra=extra)
+        with context.engine.begin() as conn:
+            jobs.finish_job(conn, claim, jobs.FAILED, reason[:2000])
+        return
+    log.info("training succeeded", extra={**extra, "release": release.version})

@@ -55,7 +55,9 @@ CREATE TABLE IF NOT EXISTS training_jobs (
 	release_version VARCHAR(64),
 	people_count INTEGER,
 	faces_count INTEGER,
-	PRIMARY KEY (job_id)
+	running_slot INTEGER,
+	PRIMARY KEY (job_id),
+	CONSTRAINT uq_training_jobs_running_slot UNIQUE (running_slot)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX IF NOT EXISTS ix_training_jobs_status ON training_jobs (status);
 CREATE TABLE IF NOT EXISTS face_images (

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -127,6 +128,10 @@ training_jobs = Table(
     Column("release_version", String(64), nullable=True),
     Column("people_count", Integer, nullable=True),
     Column("faces_count", Integer, nullable=True),
+    # 1 while the job runs, NULL otherwise. Unique (and NULLs never collide), so the
+    # database itself refuses a second running job, whatever the pods believe.
+    Column("running_slot", Integer, nullable=True),
+    UniqueConstraint("running_slot", name="uq_training_jobs_running_slot"),
     **_TABLE_OPTIONS,
 )
 

@@ -2,74 +2,141 @@
 
 The classifier only knows the people of the last training; the gallery knows everyone
 enrolled right now. It answers for people enrolled since (until the next training) and
-tells which classifier labels have been deleted. One contiguous float32 matrix: a
-matrix-vector product over 1M x 128 floats is a few milliseconds on one core.
+tells which classifier labels have been deleted.
+
+Rows are grouped by person (one contiguous block each), so a person's best similarity is
+a slice and "best distinct people" is one matrix-vector product plus one
+`np.maximum.reduceat`, exact and without a sort of the whole gallery. What depends on the
+live release (which labels are still enrolled, which rows belong to people the
+classifier does not know) is computed once per (gallery version, release version), not
+per request: with a release covering most people, a request searches only the few rows
+of people enrolled since. benchmarks/gallery_benchmark.py measures it up to 1M faces.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from api.db.gallery import GallerySnapshot
+from api.recognition.release import Release
 
 
 @dataclass(frozen=True)
-class GalleryIndex:
-    """A snapshot plus, for each person, the rows holding their faces."""
+class Segments:
+    """Rows of a matrix grouped by person: person i owns rows starts[i]:starts[i+1]."""
 
-    snapshot: GallerySnapshot
-    rows_by_person: dict[str, np.ndarray] = field(default_factory=dict)
+    people: tuple[str, ...]
+    starts: np.ndarray  # (len(people) + 1,) int64
+
+    def best(self, similarities: np.ndarray, count: int) -> list[tuple[str, float]]:
+        """The `count` people whose best row is most similar, best first."""
+        if not self.people or count <= 0:
+            return []
+        per_person = np.maximum.reduceat(similarities, self.starts[:-1])
+        count = min(count, len(self.people))
+        top = np.argpartition(-per_person, count - 1)[:count]
+        top = top[np.argsort(-per_person[top], kind="stable")]
+        return [(self.people[i], float(per_person[i])) for i in top]
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """What a request needs from one (gallery, release) pair, computed once."""
+
+    release_version: str | None
+    live: np.ndarray  # (n_labels,) bool: the label is still enrolled
+    untrained: np.ndarray  # (R, dim) float32: faces of people the release does not know
+    untrained_segments: Segments
+
+    def best_untrained(self, probe: np.ndarray, count: int) -> list[tuple[str, float]]:
+        if len(self.untrained) == 0:
+            return []
+        return self.untrained_segments.best(self.untrained @ probe, count)
+
+
+class GalleryIndex:
+    """One gallery version: its snapshot with rows grouped by person."""
+
+    def __init__(self, snapshot: GallerySnapshot, segments: Segments) -> None:
+        self.snapshot = snapshot
+        self.segments = segments
+        self._person = {person: i for i, person in enumerate(segments.people)}
+        self._view: ReleaseView | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def build(cls, snapshot: GallerySnapshot) -> GalleryIndex:
-        owners = np.asarray(snapshot.person_ids, dtype=object)
-        rows: dict[str, list[int]] = {}
-        for row, person in enumerate(owners):
-            rows.setdefault(person, []).append(row)
-        return cls(snapshot, {p: np.asarray(r, dtype=np.int64) for p, r in rows.items()})
+        """Group the rows by person (first appearance order, stable); copies only if needed."""
+        codes_of: dict[str, int] = {}
+        codes = np.fromiter(
+            (codes_of.setdefault(person, len(codes_of)) for person in snapshot.person_ids),
+            dtype=np.int64,
+            count=snapshot.size,
+        )
+        if snapshot.size and np.any(np.diff(codes) < 0):
+            order = np.argsort(codes, kind="stable")
+            codes = codes[order]
+            snapshot = GallerySnapshot(
+                version=snapshot.version,
+                face_ids=snapshot.face_ids[order],
+                person_ids=tuple(snapshot.person_ids[i] for i in order),
+                vectors=snapshot.vectors[order],
+            )
+        starts = np.searchsorted(codes, np.arange(len(codes_of) + 1))
+        return cls(snapshot, Segments(tuple(codes_of), starts))
 
     @property
-    def people(self) -> set[str]:
-        return set(self.rows_by_person)
+    def version(self) -> int:
+        return self.snapshot.version
 
-    def similarities(self, query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of one unit query to every enrolled face."""
-        return self.snapshot.vectors @ query
+    @property
+    def people_count(self) -> int:
+        return len(self.segments.people)
 
-    def person_similarity(self, similarities: np.ndarray, person_id: str) -> float | None:
-        rows = self.rows_by_person.get(person_id)
-        return None if rows is None else float(similarities[rows].max())
+    def has_person(self, person_id: str) -> bool:
+        return person_id in self._person
 
-    def best_people(
-        self, similarities: np.ndarray, count: int, exclude: frozenset[str] = frozenset()
-    ) -> list[tuple[str, float]]:
-        """The `count` most similar distinct people not in `exclude`, best first."""
-        size = self.snapshot.size
-        if size == 0 or count <= 0:
-            return []
-        # Enough rows to find `count` distinct people even when each has many faces;
-        # widened when excluded people crowd the top.
-        rows = min(size, max(64, count * 16))
-        while True:
-            if rows < size:
-                top = np.argpartition(-similarities, rows - 1)[:rows]
-            else:
-                top = np.arange(size)
-            top = top[np.argsort(-similarities[top], kind="stable")]
-            found: dict[str, float] = {}
-            for row in top:
-                person = self.snapshot.person_ids[row]
-                if person not in exclude and person not in found:
-                    found[person] = float(similarities[row])
-                    if len(found) == count:
-                        return list(found.items())
-            if rows >= size:
-                return list(found.items())
-            rows = min(size, rows * 8)
+    def person_similarity(self, probe: np.ndarray, person_id: str) -> float | None:
+        """Best cosine similarity of a unit probe to the person's enrolled faces."""
+        i = self._person.get(person_id)
+        if i is None:
+            return None
+        rows = self.snapshot.vectors[self.segments.starts[i] : self.segments.starts[i + 1]]
+        return float((rows @ probe).max())
+
+    def view(self, release: Release | None) -> ReleaseView:
+        """The per-release view, cached for the latest release seen by this index."""
+        version = version_of(release)
+        view = self._view
+        if view is not None and view.release_version == version:
+            return view
+        with self._lock:
+            if self._view is None or self._view.release_version != version:
+                self._view = self._build_view(release)
+            return self._view
+
+    def _build_view(self, release: Release | None) -> ReleaseView:
+        labels = release.classifier.labels if release is not None else ()
+        live = np.fromiter((label in self._person for label in labels), bool, len(labels))
+        known = set(labels)
+        keep = [i for i, person in enumerate(self.segments.people) if person not in known]
+        starts = self.segments.starts
+        if len(keep) == self.people_count:  # nobody trained yet: the whole matrix, no copy
+            return ReleaseView(version_of(release), live, self.snapshot.vectors, self.segments)
+        firsts = starts[:-1][keep]
+        lengths = starts[1:][keep] - firsts
+        new_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        rows = np.arange(new_starts[-1]) + np.repeat(firsts - new_starts[:-1], lengths)
+        segments = Segments(tuple(self.segments.people[i] for i in keep), new_starts)
+        return ReleaseView(version_of(release), live, self.snapshot.vectors[rows], segments)
+
+
+def version_of(release: Release | None) -> str | None:
+    return release.version if release is not None else None
 
 
 class Gallery:
@@ -88,9 +155,9 @@ class Gallery:
     def current(self, version: int, load: Callable[[], GallerySnapshot]) -> GalleryIndex:
         """The index for `version`; `load` reads a fresh snapshot from the database."""
         index = self._index
-        if index.snapshot.version == version:
+        if index.version == version:
             return index
         with self._lock:
-            if self._index.snapshot.version != version:
+            if self._index.version != version:
                 self._index = GalleryIndex.build(load())
             return self._index

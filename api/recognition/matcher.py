@@ -39,11 +39,10 @@ class Identification:
 
 
 def _classifier_candidates(
-    release: Release, probe: np.ndarray, gallery: GalleryIndex, sims: np.ndarray, top_k: int
+    release: Release, probe: np.ndarray, gallery: GalleryIndex, live: np.ndarray, top_k: int
 ) -> list[Candidate]:
     classifier = release.classifier
     probs = classifier.predict_proba(probe[None, :])[0]
-    live = np.array([label in gallery.rows_by_person for label in classifier.labels])
     probs = np.where(live, probs, 0.0)
     total = probs.sum()
     if total <= 0:
@@ -55,7 +54,7 @@ def _classifier_candidates(
         if probs[column] <= 0:
             break
         person = classifier.labels[column]
-        similarity = gallery.person_similarity(sims, person)
+        similarity = gallery.person_similarity(probe, person)
         if similarity is not None:
             candidates.append(Candidate(person, float(probs[column]), similarity))
     return candidates
@@ -69,15 +68,13 @@ def identify(
     top_k: int,
 ) -> Identification:
     """Decide who `probe` (a unit embedding) is among the people enrolled now."""
-    sims = gallery.similarities(probe)
+    view = gallery.view(release)
     trained: list[Candidate] = []
-    trained_people: frozenset[str] = frozenset()
     if release is not None:
-        trained = _classifier_candidates(release, probe, gallery, sims, top_k)
-        trained_people = frozenset(release.classifier.labels)
+        trained = _classifier_candidates(release, probe, gallery, view.live, top_k)
     untrained = [
         Candidate(person, max(0.0, similarity), similarity)
-        for person, similarity in gallery.best_people(sims, top_k, exclude=trained_people)
+        for person, similarity in view.best_untrained(probe, top_k)
     ]
     contenders = [c for c in (trained[:1] + untrained[:1]) if c]
     if not contenders:

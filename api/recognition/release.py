@@ -33,6 +33,7 @@ CLASSIFIER_FILE = "classifier.npz"
 RELEASE_FILE = "release.json"
 CURRENT_LINK = "current"
 RELEASES_DIR = "releases"
+STAGING_PREFIX = ".staging-"
 
 
 class ReleaseError(RuntimeError):
@@ -69,11 +70,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def publish_release(model_dir: Path, release: Release, keep: int = 5) -> Path:
-    """Write `release` as a new directory, flip `current` to it, prune old ones."""
+def write_release(model_dir: Path, release: Release) -> Path:
+    """Write `release` as a new, complete directory under releases/ (not live yet)."""
     releases = model_dir / RELEASES_DIR
     releases.mkdir(parents=True, exist_ok=True)
-    staging = releases / f".staging-{release.version}"
+    staging = releases / f"{STAGING_PREFIX}{release.version}"
     staging.mkdir()
     classifier = release.classifier
     arrays_path = staging / CLASSIFIER_FILE
@@ -103,12 +104,15 @@ def publish_release(model_dir: Path, release: Release, keep: int = 5) -> Path:
     final = releases / release.version
     os.replace(staging, final)
     _fsync_dir(releases)
-    link_tmp = model_dir / f".{CURRENT_LINK}.{release.version}"
-    os.symlink(Path(RELEASES_DIR) / release.version, link_tmp)
+    return final
+
+
+def activate_release(model_dir: Path, version: str) -> None:
+    """Point `current` at releases/<version>: one atomic rename of a fresh symlink."""
+    link_tmp = model_dir / f".{CURRENT_LINK}.{version}"
+    os.symlink(Path(RELEASES_DIR) / version, link_tmp)
     os.replace(link_tmp, model_dir / CURRENT_LINK)
     _fsync_dir(model_dir)
-    prune_releases(model_dir, keep)
-    return final
 
 
 def current_version(model_dir: Path) -> str | None:
@@ -120,7 +124,11 @@ def current_version(model_dir: Path) -> str | None:
 
 
 def prune_releases(model_dir: Path, keep: int) -> list[str]:
-    """Remove all but the newest `keep` releases; never the one `current` points at."""
+    """Remove all but the newest `keep` releases, never the live one, and dead leftovers.
+
+    Called by the only running training job (the database lease), so any staging
+    directory or temporary link still there belongs to a writer that died.
+    """
     releases = model_dir / RELEASES_DIR
     live = current_version(model_dir)
     versions = sorted(
@@ -129,6 +137,10 @@ def prune_releases(model_dir: Path, keep: int) -> list[str]:
     doomed = [v for v in versions[: max(0, len(versions) - keep)] if v != live]
     for version in doomed:
         shutil.rmtree(releases / version, ignore_errors=True)
+    for leftover in releases.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for link in model_dir.glob(f".{CURRENT_LINK}.*"):
+        link.unlink(missing_ok=True)
     return doomed
 
 

@@ -10,7 +10,6 @@ from flask_restx import Namespace, Resource, fields
 from api.db import training_jobs as jobs
 from api.errors import not_found
 from api.services import Services, services
-from api.training import start_job_in_background
 
 ns = Namespace("training", path="/api/v1", description="Training jobs and the live model")
 
@@ -40,12 +39,13 @@ def job_json(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def queue_training(svc: Services, mode: str) -> dict[str, Any]:
-    """Record a job and start it on this worker; the caller answers 202 at once."""
+    """Record a job; this worker's poller tries to claim it at once, any worker may run it.
+
+    The caller answers 202 without waiting: training never runs inside a request.
+    """
     with svc.engine.begin() as conn:
         job = jobs.create_job(conn, mode)
-    svc.training_threads.append(
-        start_job_in_background(svc.training_context(), job["job_id"], mode)
-    )
+    svc.training.wake()
     return job
 
 
@@ -91,6 +91,6 @@ class Model(Resource):
             "faces": release.faces if release else 0,
             "trained_at": release.trained_at if release else None,
             "threshold": round(svc.threshold_for(release), 4),
-            "gallery_people": len(gallery.rows_by_person),
+            "gallery_people": gallery.people_count,
             "gallery_faces": gallery.snapshot.size,
         }

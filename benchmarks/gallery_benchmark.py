@@ -1,0 +1,287 @@
+"""Nearest-neighbour latency and gallery refresh time vs gallery size (10k, 100k, 1M faces).
+
+Synthetic unit embeddings (dim 128), 2.3 faces per person as in LFW, owners shuffled (so
+the index has to group rows by person). On one BLAS thread, as in a gunicorn worker:
+
+- search, nobody trained: the exact 5 most similar people over every enrolled face
+  (`GalleryIndex.view(None).best_untrained`, what identify() runs before the first
+  training): one float32 matrix-vector product and a per-person maximum;
+- search, after a training: the same over the people enrolled since (1,000 people here),
+  the view built once per (gallery version, release version);
+- refresh: what a worker does when the gallery version moves: `load_snapshot` from the
+  database (SQLite here, MariaDB with --mariadb) and `GalleryIndex.build`.
+
+Run: .venv/bin/python -m benchmarks.gallery_benchmark [--quick] [--mariadb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, create_engine, insert, text
+from threadpoolctl import threadpool_limits
+
+from api.db.engine import create_db_engine, create_schema, utcnow
+from api.db.gallery import GallerySnapshot, bump_version, load_snapshot
+from api.db.schema import face_embeddings, face_images, people
+from api.recognition.classifier import LinearClassifier
+from api.recognition.gallery import GalleryIndex
+from api.recognition.release import Release
+from benchmarks.common import markdown_table, pyplot, write_result
+
+NAME = "gallery_search"
+DIM = 128
+FACES_PER_PERSON = 2.3
+ENROLLED_SINCE = 1000  # people the release does not know yet
+PROBES = 30
+TOP_K = 5
+INSERT_BATCH = 20_000
+MARIADB_SERVER = os.environ.get("TEST_MARIADB_URL", "mysql+mysqlconnector://root@127.0.0.1:3306")
+
+
+def synthetic_gallery(faces: int, seed: int = 0) -> GallerySnapshot:
+    rng = np.random.default_rng(seed)
+    persons = max(1, round(faces / FACES_PER_PERSON))
+    vectors = rng.standard_normal((faces, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = rng.integers(0, persons, faces)
+    return GallerySnapshot(
+        version=1,
+        face_ids=np.arange(1, faces + 1, dtype=np.int64),
+        person_ids=tuple(f"p{owner:07d}" for owner in owners),
+        vectors=vectors,
+    )
+
+
+def latencies_ms(search: Callable[[np.ndarray], object], probes: np.ndarray) -> tuple[float, float]:
+    """(median, p95) milliseconds of `search(probe)` over the probes."""
+    times = []
+    for probe in probes:
+        start = time.perf_counter()
+        search(probe)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times)), float(np.percentile(times, 95))
+
+
+def release_without(index: GalleryIndex, newest: int) -> Release:
+    """A release that knows everyone but the `newest` people (labels are all the view uses)."""
+    labels = index.segments.people[: max(0, index.people_count - newest)]
+    classifier = LinearClassifier(
+        labels, np.zeros((len(labels), 1), np.float32), np.zeros(len(labels), np.float32), 1.0
+    )
+    return Release("bench", "facenet128", 0.55, "now", classifier, index.snapshot.size)
+
+
+def search_row(faces: int) -> dict:
+    snapshot = synthetic_gallery(faces)
+    index = GalleryIndex.build(snapshot)
+    probes = synthetic_gallery(PROBES, seed=1).vectors
+    with threadpool_limits(1):
+        everyone = index.view(None)
+        full = latencies_ms(lambda p: everyone.best_untrained(p, TOP_K), probes)
+        matvec = latencies_ms(lambda p: index.snapshot.vectors @ p, probes)
+        release = release_without(index, ENROLLED_SINCE)
+        start = time.perf_counter()
+        view = index.view(release)
+        view_ms = (time.perf_counter() - start) * 1000
+        since = latencies_ms(lambda p: view.best_untrained(p, TOP_K), probes)
+    return {
+        "faces": faces,
+        "people": index.people_count,
+        "matrix_mb": round(snapshot.vectors.nbytes / 2**20, 1),
+        "matvec_ms_median": round(matvec[0], 3),
+        "top5_all_ms_median": round(full[0], 3),
+        "top5_all_ms_p95": round(full[1], 3),
+        "view_build_ms": round(view_ms, 1),
+        "untrained_rows": len(view.untrained),
+        "top5_untrained_ms_median": round(since[0], 3),
+        "top5_untrained_ms_p95": round(since[1], 3),
+    }
+
+
+def fill(engine: Engine, snapshot: GallerySnapshot) -> None:
+    """Store the synthetic gallery as enrolled faces (empty image bytes)."""
+    now = utcnow()
+    persons = sorted(set(snapshot.person_ids))
+    with engine.begin() as conn:
+        for start in range(0, len(persons), INSERT_BATCH):
+            chunk = persons[start : start + INSERT_BATCH]
+            conn.execute(
+                insert(people), [{"person_id": p, "name": p, "created_at": now} for p in chunk]
+            )
+    for start in range(0, snapshot.size, INSERT_BATCH):
+        rows = range(start, min(snapshot.size, start + INSERT_BATCH))
+        with engine.begin() as conn:
+            conn.execute(
+                insert(face_images),
+                [
+                    {
+                        "face_id": int(snapshot.face_ids[i]),
+                        "person_id": snapshot.person_ids[i],
+                        "image": b"",
+                        "image_format": "jpeg",
+                        "image_sha256": "0" * 64,
+                        "width": 1,
+                        "height": 1,
+                        "box_left": 0,
+                        "box_top": 0,
+                        "box_right": 1,
+                        "box_bottom": 1,
+                        "detection_score": 1.0,
+                        "created_at": now,
+                    }
+                    for i in rows
+                ],
+            )
+            conn.execute(
+                insert(face_embeddings),
+                [
+                    {
+                        "face_id": int(snapshot.face_ids[i]),
+                        "embedder": "facenet128",
+                        "dim": DIM,
+                        "vector": snapshot.vectors[i].tobytes(),
+                    }
+                    for i in rows
+                ],
+            )
+    with engine.begin() as conn:
+        bump_version(conn)
+
+
+def refresh_seconds(url: str, faces: int) -> tuple[float, float]:
+    """(load_snapshot seconds, GalleryIndex.build seconds) for a database of `faces`."""
+    engine = create_db_engine(url, timeout_seconds=30)
+    try:
+        create_schema(engine)
+        fill(engine, synthetic_gallery(faces))
+        with engine.connect() as conn:
+            start = time.perf_counter()
+            snapshot = load_snapshot(conn, "facenet128", DIM)
+            loaded = time.perf_counter() - start
+        assert snapshot.size == faces
+        start = time.perf_counter()
+        GalleryIndex.build(snapshot)
+        return loaded, time.perf_counter() - start
+    finally:
+        engine.dispose()
+
+
+def refresh_row(faces: int, mariadb: bool) -> dict:
+    row: dict = {"faces": faces}
+    with tempfile.TemporaryDirectory() as folder:
+        load, build = refresh_seconds(f"sqlite:///{Path(folder) / 'gallery.sqlite3'}", faces)
+    row.update(sqlite_load_s=round(load, 3), build_s=round(build, 3))
+    if mariadb:
+        with mariadb_database() as url:
+            load, _ = refresh_seconds(url, faces)
+        row["mariadb_load_s"] = round(load, 3)
+    return row
+
+
+@contextmanager
+def mariadb_database() -> Iterator[str]:
+    """A throw-away database on the MariaDB server of `make mariadb`."""
+    server = create_engine(MARIADB_SERVER)
+    name = f"facerec_bench_{secrets.token_hex(4)}"
+    with server.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    try:
+        yield f"{MARIADB_SERVER}/{name}?charset=utf8mb4"
+    finally:
+        with server.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        server.dispose()
+
+
+def plot(search: list[dict], refresh: list[dict]) -> None:
+    plt = pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    sizes = [r["faces"] for r in search]
+    left.plot(sizes, [r["top5_all_ms_median"] for r in search], "o-", label="top-5 people, all")
+    left.plot(sizes, [r["matvec_ms_median"] for r in search], "^--", label="matrix-vector only")
+    left.plot(
+        sizes,
+        [r["top5_untrained_ms_median"] for r in search],
+        "s-",
+        label=f"top-5 among {ENROLLED_SINCE} people enrolled since training",
+    )
+    left.set(xscale="log", yscale="log", xlabel="gallery faces", ylabel="ms per probe (1 core)")
+    left.set_title("Nearest-neighbour latency")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=8)
+    sizes = [r["faces"] for r in refresh]
+    right.plot(sizes, [r["sqlite_load_s"] for r in refresh], "o-", label="load (SQLite)")
+    if any("mariadb_load_s" in r for r in refresh):
+        rows = [r for r in refresh if "mariadb_load_s" in r]
+        right.plot([r["faces"] for r in rows], [r["mariadb_load_s"] for r in rows], "s-",
+                   label="load (MariaDB)")  # fmt: skip
+    right.plot(sizes, [r["build_s"] for r in refresh], "^--", label="index build")
+    right.set(xscale="log", yscale="log", xlabel="gallery faces", ylabel="seconds")
+    right.set_title("Gallery refresh after a change")
+    right.grid(True, which="both", alpha=0.3)
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(f"benchmarks/results/{NAME}.png", dpi=120)
+
+
+SEARCH_HEADERS = [
+    "faces",
+    "people",
+    "matrix MB",
+    "matvec ms",
+    "top-5 all ms (p95)",
+    f"top-5 of {ENROLLED_SINCE} new people ms (p95)",
+    "view build ms",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10k and 100k faces only")
+    parser.add_argument("--mariadb", action="store_true", help="also refresh from MariaDB")
+    args = parser.parse_args()
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    search = [search_row(size) for size in sizes]
+    refresh = [refresh_row(size, args.mariadb) for size in sizes]
+    write_result(NAME, {"dim": DIM, "top_k": TOP_K, "search": search, "refresh": refresh})
+    plot(search, refresh)
+    print(
+        markdown_table(
+            SEARCH_HEADERS,
+            [
+                [
+                    r["faces"],
+                    r["people"],
+                    r["matrix_mb"],
+                    r["matvec_ms_median"],
+                    f"{r['top5_all_ms_median']} ({r['top5_all_ms_p95']})",
+                    f"{r['top5_untrained_ms_median']} ({r['top5_untrained_ms_p95']})",
+                    r["view_build_ms"],
+                ]
+                for r in search
+            ],
+        )
+    )
+    print()
+    print(
+        markdown_table(
+            ["faces", "load SQLite s", "load MariaDB s", "index build s"],
+            [
+                [r["faces"], r["sqlite_load_s"], r.get("mariadb_load_s", "not run"), r["build_s"]]
+                for r in refresh
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
