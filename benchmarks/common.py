@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages: on a shared machine a figure measured under load
+    is slower than the CPU can do, and the reader should know by how much it may be."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def machine() -> dict[str, Any]:
     """The facts a reader needs to compare a figure with theirs."""
     return {
@@ -32,7 +41,47 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "load_average": load_average(),
     }
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall_s: float  # elapsed: what a user waits
+    cpu_s: float  # this process's CPU time, all its threads: what the work itself costs
+
+
+def fastest_times(repeats: int, run: Callable[..., Any], *args: Any) -> Timing:
+    """The fastest wall time and the smallest CPU time of `repeats` runs of `run(*args)`.
+
+    Other processes only ever add time, so on a shared machine the minimum is the closest
+    to the CPU's own speed. Under heavy load even the fastest wall time is inflated by
+    the share of the cores others hold; CPU time is not (a thread that waits for a core
+    accrues none), so `cpu_s` is what the run costs on idle cores. The load average is
+    recorded beside every result.
+    """
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run(*args)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return Timing(min(walls), min(cpus))
+
+
+def fastest_seconds(repeats: int, run: Callable[..., Any], *args: Any) -> float:
+    """The fastest wall time of `repeats` runs of `run(*args)` (see fastest_times)."""
+    return fastest_times(repeats, run, *args).wall_s
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend (benchmarks run headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

@@ -16,15 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from benchmarks.common import (
+    RESULTS,
+    SHARED,
+    fastest_seconds,
+    load_average,
+    markdown_table,
+    pyplot,
+    write_result,
+)
 from edge.accounting import EdgeStats
 from edge.crops import CropPolicy
 from edge.detectors import FaceDetector, open_detector
@@ -34,11 +40,8 @@ from edge.sources import Frame, open_source
 from edge.tracker import IouTracker
 from models.runtime import ModelStore
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("SHARED_DIR", REPO_ROOT.parent / "shared"))
 VIDEOS = SHARED / "data" / "scenes" / "video"
 ULTRAFACE_DIR = Path(os.environ.get("ULTRAFACE_DIR", SHARED / "models" / "ultraface"))
-RESULTS = REPO_ROOT / "benchmarks" / "results"
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 VIDEO_LABELS = {
     "facenet_pytorch_video.mp4": "facenet 1080p",
@@ -63,18 +66,6 @@ def video_frames(path: Path, size: tuple[int, int] | None = None, limit: int = 0
         if limit and len(frames) >= limit:
             break
     return frames
-
-
-def fastest_seconds(repeats: int, run: Callable[..., None], *args: Any) -> float:
-    """Seconds for `run(*args)`: the fastest of `repeats` runs. Other processes only ever
-    add time, so on a shared machine the minimum is the closest to the CPU's own speed
-    (the load average is recorded beside the results)."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run(*args)
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def detect_all(detector: FaceDetector, frames: list[Frame]) -> None:
@@ -150,37 +141,45 @@ def bandwidth(names: list[str]) -> list[dict[str, Any]]:
 
 
 def markdown(speed_rows: list[dict[str, Any]], bandwidth_rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| detector | frame | threads | detector ms/frame | detector fps | edge fps |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['detector']} | {r['size']} | {r['threads']} | {r['detect_ms']} | "
-        f"{r['detect_fps']} | {r['edge_fps']} |"
-        for r in speed_rows
-    ]
-    lines += [
-        "",
-        "| video | detector | tracker | faces | crops sent | crop KB | full frames KB | fraction |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['video']} | {r['detector']} | {'on' if r['tracker'] else 'off'} | "
-        f"{r['faces_detected']} | {r['crops_sent']} | {r['crop_bytes'] / 1000:.0f} | "
-        f"{r['full_frame_bytes'] / 1000:.0f} | {r['bandwidth_fraction'] * 100:.2f}% |"
-        for r in bandwidth_rows
-    ]
-    return "\n".join(lines)
+    speed_table = markdown_table(
+        ["detector", "frame", "threads", "detector ms/frame", "detector fps", "edge fps"],
+        [
+            [r["detector"], r["size"], r["threads"], r["detect_ms"], r["detect_fps"], r["edge_fps"]]
+            for r in speed_rows
+        ],
+    )
+    bandwidth_table = markdown_table(
+        [
+            "video",
+            "detector",
+            "tracker",
+            "faces",
+            "crops sent",
+            "crop KB",
+            "full frames KB",
+            "fraction",
+        ],
+        [
+            [
+                r["video"],
+                r["detector"],
+                "on" if r["tracker"] else "off",
+                r["faces_detected"],
+                r["crops_sent"],
+                f"{r['crop_bytes'] / 1000:.0f}",
+                f"{r['full_frame_bytes'] / 1000:.0f}",
+                f"{r['bandwidth_fraction'] * 100:.2f}%",
+            ]
+            for r in bandwidth_rows
+        ],
+    )
+    return speed_table + "\n\n" + bandwidth_table
 
 
 def plot(
     speed_rows: list[dict[str, Any]], bandwidth_rows: list[dict[str, Any]], path: Path
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     labels = sorted({(r["detector"], r["threads"]) for r in speed_rows})
     x = np.arange(len(SIZES))
@@ -231,24 +230,23 @@ def main() -> None:
     names = available_detectors()
     if not names:
         raise SystemExit("no detector available: set ULTRAFACE_DIR or run `make models`")
-    load_before = os.getloadavg()
+    load_before = load_average()
     speed_rows = speed(names, args.repeats, args.frames)
     bandwidth_rows = bandwidth(names)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    result = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "load_average_before": [round(v, 2) for v in load_before],
-            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+    table = markdown(speed_rows, bandwidth_rows)
+    write_result(
+        "edge",
+        {
+            "load_average_before": load_before,
+            "repeats": args.repeats,
+            "jpeg_quality": CropPolicy().jpeg_quality,
+            "speed": speed_rows,
+            "bandwidth": bandwidth_rows,
+            "markdown": table,
         },
-        "jpeg_quality": CropPolicy().jpeg_quality,
-        "speed": speed_rows,
-        "bandwidth": bandwidth_rows,
-    }
-    (RESULTS / "edge.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    )
     plot(speed_rows, bandwidth_rows, RESULTS / "edge.png")
-    print(markdown(speed_rows, bandwidth_rows))
+    print(table)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from api.vision import EMBEDDER_NAMES, Face, MtcnnDetector, align_face, load_embedder
+from benchmarks.lfw import Pair, central_face, read_pairs, read_rgb
 from models.manifest import MANIFEST_NAME
 from models.runtime import ModelStore, models_dir_from_env
 from tests.shared_data import shared_path
-from tests.vision.lfw import Pair, central_face, read_pairs, read_rgb
 
 THREADS = 2
 BATCH = 64

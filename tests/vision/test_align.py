@@ -7,8 +7,8 @@ import numpy as np
 
 from api.vision import Face, MtcnnDetector, align_face
 from api.vision.align import MARGIN, crop_matrix
+from benchmarks.lfw import read_rgb
 from tests.shared_data import shared_path
-from tests.vision.lfw import read_rgb
 
 TILTED = Face(
     box=(100.0, 80.0, 200.0, 210.0),

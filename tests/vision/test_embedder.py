@@ -8,26 +8,10 @@ import numpy as np
 import pytest
 
 from api.vision import EMBEDDER_NAMES, Embedder, load_embedder
+from benchmarks.lfw import Pair, best_threshold, pair_distances
 from models.runtime import ModelError, ModelStore
-from tests.vision.lfw import Pair, best_threshold
 
 MIN_LFW_ACCURACY = 0.95
-
-
-def pair_distances(
-    pairs: list[Pair], vectors: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """L2 distances of the pairs and whether each is the same person. A pair with an image
-    that had no detection gets distance nan, which is never below a threshold: a miss
-    counts against same-person pairs."""
-    missing = np.full_like(next(iter(vectors.values())), np.nan)
-    distances = np.array(
-        [
-            np.linalg.norm(vectors.get(p.first, missing) - vectors.get(p.second, missing))
-            for p in pairs
-        ]
-    )
-    return distances, np.array([p.same for p in pairs])
 
 
 @pytest.fixture(scope="module", params=EMBEDDER_NAMES)

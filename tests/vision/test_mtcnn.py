@@ -11,8 +11,8 @@ import pytest
 
 from api.vision import Face, MtcnnDetector
 from api.vision.mtcnn import nms
+from benchmarks.lfw import read_rgb
 from tests.shared_data import shared_path
-from tests.vision.lfw import read_rgb
 
 LFW_SAMPLE = 100
 WIDER_MIN_HEIGHT = 40.0  # px in the stored 416x416 images

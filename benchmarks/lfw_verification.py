@@ -1,0 +1,265 @@
+"""LFW face verification with the API's own vision code: accuracy, ROC, TAR at FAR=1e-3.
+
+Every image goes through what the API runs: MTCNN (the face nearest the centre, as LFW
+centres its subject), align_face, then each FaceNet embedder with and without horizontal
+flip test-time augmentation. A pair is "same" when the L2 distance of its unit embeddings
+is below a threshold. Reported per embedder and flip setting:
+- accuracy at the best threshold on the whole file (the single-split View 1 figure);
+- 10-fold accuracy, mean and std, each fold scored with the threshold fitted on the other
+  nine (View 2's standard protocol; View 1's 1,000 pairs are dealt into 10 folds for an
+  honest estimate of the same kind);
+- accuracy at the API's shipped 1:1 threshold (api/vision/embedder.py VERIFY_THRESHOLDS);
+- TAR at FAR=1e-3, and how many impostor pairs that rests on;
+- the ROC curve (benchmarks/results/<name>.png).
+An image without a detected face makes its pairs count as "different".
+
+Run: .venv/bin/python -m benchmarks.lfw_verification [--lfw-root DIR] [--pairs FILE]
+(default: ../shared/data/lfw-view1 and its pairsDevTest.txt; for View 2 point --pairs at
+pairs.txt and --lfw-root at the full LFW image folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from api.vision import EMBEDDER_NAMES, Embedder, MtcnnDetector, align_face, load_embedder
+from api.vision.embedder import VERIFY_THRESHOLDS, l2_normalise
+from benchmarks.common import RESULTS, SHARED, load_average, markdown_table, pyplot, write_result
+from benchmarks.lfw import (
+    Pair,
+    accuracy_at,
+    best_threshold,
+    central_face,
+    kfold_accuracies,
+    pair_distances,
+    read_pairs,
+    read_rgb,
+    roc_curve,
+    split_folds,
+    tar_at_far,
+)
+from models.runtime import ModelStore
+
+log = logging.getLogger("benchmarks.lfw_verification")
+
+DEFAULT_ROOT = SHARED / "data" / "lfw-view1"
+FAR_TARGET = 1e-3
+FOLDS = 10
+BATCH = 32
+
+# Published LFW accuracies to compare with, all on View 2 (10-fold, 6,000 pairs), with the
+# embedder here that carries the same weights. deepface's "Facenet" is the 128-d
+# 20170512-110547 model too.
+PUBLISHED = (
+    ("facenet128", "FaceNet 20170512-110547", 0.992, "davidsandberg/facenet README"),
+    ("facenet512", "FaceNet 20180408-102900", 0.9905, "davidsandberg/facenet README"),
+    (
+        "facenet128",
+        "deepface, MTCNN + FaceNet",
+        0.968,
+        "deepface benchmarks (as quoted in issue 7)",
+    ),
+)
+
+
+def select_pairs(pairs: list[Pair], limit: int) -> list[Pair]:
+    """At most `limit` pairs, evenly spread and balanced over same/different (for --quick)."""
+    if limit <= 0 or limit >= len(pairs):
+        return pairs
+    chosen = []
+    for same in (True, False):
+        group = [p for p in pairs if p.same == same]
+        chosen += group[:: max(1, len(group) // (limit // 2))][: limit // 2]
+    return chosen
+
+
+def detect_crops(
+    root: Path, names: list[str], detector: MtcnnDetector
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Aligned crops of the central face of each image, and the images without a face."""
+    crops, missed = {}, []
+    for name in names:
+        rgb = read_rgb(root / name)
+        face = central_face(detector, rgb)
+        if face is None:
+            missed.append(name)
+        else:
+            crops[name] = align_face(rgb, face)
+    return crops, missed
+
+
+def embed_plain_and_flipped(embedder: Embedder, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, flip-TTA) unit vectors. Flip TTA is the normalised sum of the plain and the
+    mirrored embeddings, exactly what Embedder.embed(flip=True) returns (checked in
+    tests/benchmarks), computed here from the two halves so the plain ones are not
+    embedded twice."""
+    plain, mirrored = [], []
+    for start in range(0, len(crops), BATCH):
+        batch = crops[start : start + BATCH]
+        plain.append(embedder.embed(batch))
+        mirrored.append(embedder.embed(np.ascontiguousarray(batch[:, :, ::-1])))
+    plain_vectors, mirrored_vectors = np.concatenate(plain), np.concatenate(mirrored)
+    return plain_vectors, l2_normalise(plain_vectors + mirrored_vectors)
+
+
+def evaluate(
+    pairs: list[Pair], vectors: dict[str, np.ndarray], shipped_threshold: float
+) -> dict[str, Any]:
+    """Every figure of one embedder and flip setting on `pairs` (folds already set)."""
+    distances, same = pair_distances(pairs, vectors)
+    folds = np.array([p.fold for p in pairs])
+    threshold, accuracy = best_threshold(distances, same)
+    per_fold = kfold_accuracies(distances, same, folds)
+    fold_accuracies = np.array([acc for _, acc in per_fold])
+    tar = tar_at_far(distances, same, FAR_TARGET)
+    far, tar_curve = roc_curve(distances, same)
+    return {
+        "best_threshold": round(threshold, 4),
+        "accuracy_best_threshold": round(accuracy, 4),
+        "folds": len(per_fold),
+        "fold_accuracies": [round(float(a), 4) for a in fold_accuracies],
+        "fold_thresholds": [round(t, 4) for t, _ in per_fold],
+        "accuracy_10fold_mean": round(float(fold_accuracies.mean()), 4),
+        "accuracy_10fold_std": round(float(fold_accuracies.std()), 4),
+        "shipped_threshold": shipped_threshold,
+        "accuracy_shipped_threshold": round(accuracy_at(distances, same, shipped_threshold), 4),
+        "tar_at_far": {
+            "far_target": tar.far_target,
+            "tar": round(tar.tar, 4),
+            "threshold": round(tar.threshold, 4),
+            "impostor_pairs": tar.impostor_pairs,
+            "false_accepts_allowed": tar.false_accepts_allowed,
+            "far_achieved": round(tar.far_achieved, 5),
+        },
+        "roc": {"far": far.round(5).tolist(), "tar": tar_curve.round(5).tolist()},
+    }
+
+
+def plot(rows: list[dict[str, Any]], title: str, path: Path) -> None:
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(6.5, 5))
+    for row in rows:
+        far, tar = np.array(row["roc"]["far"]), np.array(row["roc"]["tar"])
+        keep = far > 0
+        label = f"{row['embedder']}{' + flip' if row['flip'] else ''}"
+        axis.step(far[keep], tar[keep], where="post", label=label)
+    smallest = 1 / rows[0]["tar_at_far"]["impostor_pairs"]
+    axis.axvline(smallest, color="grey", linestyle=":", linewidth=1)
+    axis.text(smallest, 0.905, " 1 impostor pair", color="grey", fontsize=8)
+    axis.set(
+        xscale="log",
+        xlim=(smallest / 1.5, 1),
+        ylim=(0.9, 1.002),
+        xlabel="false accept rate",
+        ylabel="true accept rate",
+        title=title,
+    )
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def markdown(rows: list[dict[str, Any]], pairs: int) -> str:
+    results = markdown_table(
+        [
+            "embedder",
+            "flip",
+            "accuracy (best threshold)",
+            f"{rows[0]['folds']}-fold accuracy",
+            "at shipped threshold",
+            "TAR @ FAR=1e-3",
+        ],
+        [
+            [
+                r["embedder"],
+                "on" if r["flip"] else "off",
+                f"{r['accuracy_best_threshold']:.2%} (L2 < {r['best_threshold']:.3f})",
+                f"{r['accuracy_10fold_mean']:.2%} ± {r['accuracy_10fold_std']:.2%}",
+                f"{r['accuracy_shipped_threshold']:.2%} (L2 < {r['shipped_threshold']})",
+                f"{r['tar_at_far']['tar']:.2%} ({r['tar_at_far']['impostor_pairs']} impostor "
+                f"pairs, {r['tar_at_far']['false_accepts_allowed']} false accepts allowed)",
+            ]
+            for r in rows
+        ],
+    )
+    published = markdown_table(
+        ["published (LFW View 2, 6,000 pairs)", "same weights as", "accuracy", "source"],
+        [
+            [name, embedder, f"{accuracy:.2%}", source]
+            for embedder, name, accuracy, source in PUBLISHED
+        ],
+    )
+    return f"{pairs} pairs\n\n{results}\n\n{published}"
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lfw-root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--pairs", type=Path, help="default: <lfw-root>/pairsDevTest.txt")
+    parser.add_argument("--embedders", nargs="+", choices=EMBEDDER_NAMES, default=EMBEDDER_NAMES)
+    parser.add_argument("--max-pairs", type=int, default=0, help="balanced subset (0: all)")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    args = parser.parse_args()
+    pairs_file = args.pairs or args.lfw_root / "pairsDevTest.txt"
+    load_before = load_average()
+    all_pairs = read_pairs(pairs_file)
+    view = "view2" if len({p.fold for p in all_pairs}) > 1 else "view1"
+    pairs = split_folds(select_pairs(all_pairs, args.max_pairs), FOLDS)
+    names = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    store = ModelStore()
+    started = time.perf_counter()
+    crops, missed = detect_crops(
+        args.lfw_root, names, MtcnnDetector(store, intra_op_threads=args.threads)
+    )
+    log.info("%d images, %d without a face, %.0f s", len(names), len(missed), _since(started))
+    found = sorted(crops)
+    stacked = np.stack([crops[name] for name in found])
+    rows = []
+    for embedder_name in args.embedders:
+        embedder = load_embedder(embedder_name, store, intra_op_threads=args.threads)
+        plain, flipped = embed_plain_and_flipped(embedder, stacked)
+        log.info("%s embedded, %.0f s", embedder_name, _since(started))
+        for flip, vectors in ((False, plain), (True, flipped)):
+            figures = evaluate(
+                pairs, dict(zip(found, vectors, strict=True)), VERIFY_THRESHOLDS[embedder_name]
+            )
+            rows.append({"embedder": embedder_name, "flip": flip, **figures})
+    name = f"lfw_{view}"
+    table = markdown(rows, len(pairs))
+    print(table)
+    write_result(
+        name,
+        {
+            "load_average_before": load_before,
+            "pairs_file": pairs_file.name,
+            "view": view,
+            "pairs": len(pairs),
+            "pairs_in_file": len(all_pairs),
+            "images": len(names),
+            "images_without_face": missed,
+            "folds_from_file": view == "view2",
+            "published": [
+                {"embedder": e, "model": m, "accuracy": a, "source": s} for e, m, a, s in PUBLISHED
+            ],
+            "results": rows,
+            "markdown": table,
+        },
+    )
+    plot(rows, f"LFW {view} ({pairs_file.name}, {len(pairs)} pairs)", RESULTS / f"{name}.png")
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()
