@@ -10,6 +10,7 @@ MANIFEST := models/build/MANIFEST.json
 HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 export DATABASE_URL ?= sqlite:///$(CURDIR)/var/facerec.sqlite3
 export MODEL_DIR ?= $(CURDIR)/var/models
@@ -55,7 +56,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed $(MANIFEST)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
