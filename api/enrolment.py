@@ -20,6 +20,7 @@ class Rejection:
     filename: str
     code: str
     message: str
+    status: int  # what a single-image endpoint answers for it (413, 415, 422)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,7 +67,7 @@ def enrol_images(
         try:
             accepted.append((index, filename, _prepare(services, upload.read(), largest_only)))
         except ApiError as error:
-            rejected.append(Rejection(index, filename, error.code, error.message))
+            rejected.append(Rejection(index, filename, error.code, error.message, error.status))
     face_ids: list[int] = []
     if accepted:
         with services.engine.begin() as conn:

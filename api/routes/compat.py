@@ -112,7 +112,7 @@ class DatasetImage(Resource):
         faces, rejected = enrol_images(svc, person_id, files, largest_only=True)
         if not faces:
             first = rejected[0]
-            raise ApiError(422, first.code, first.message)
+            raise ApiError(first.status, first.code, first.message)
         return {"id": person_id, "face_ids": [f["face_id"] for f in faces]}, 201
 
 
