@@ -6,6 +6,7 @@ the API chooses to report, and the log tests read the very file gunicorn writes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,22 @@ class SecuredServer:
         kwargs.setdefault("timeout", TIMEOUT)
         return requests.request(method, f"{self.url}{path}", headers=headers, **kwargs)
 
+    def wait_for_idle_training(self, timeout: float = 120.0) -> None:
+        """Jobs queued by earlier tests (the fuzzer posts trainings) re-embed in the
+        background and move the gallery version: let them finish before counting."""
+        deadline = time.monotonic() + timeout
+        busy = training_jobs.c.status.in_(("queued", "running"))
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                pending = conn.execute(select(func.count()).where(busy)).scalar_one()
+            if not pending:
+                return
+            time.sleep(0.2)
+        raise TimeoutError("training jobs still queued or running")
+
     def snapshot(self) -> dict[str, int]:
         """Row counts of every table a request could change, and the gallery version."""
+        self.wait_for_idle_training()
         with self.engine.connect() as conn:
             counts = {
                 name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
