@@ -79,7 +79,13 @@ class Load:
             started = time.monotonic()
             try:
                 response = self.send(index * 1000 + done)
-                body = response.json() if response.content else {}
+            except requests.RequestException:  # reset, timeout, body cut off mid-way
+                outcome = Outcome(started, time.monotonic(), None)
+            else:
+                try:
+                    body = response.json() if response.content else {}
+                except ValueError:  # not the contract's body: recorded, never swallowed
+                    body = {"code": "NOT_JSON"}
                 outcome = Outcome(
                     started,
                     time.monotonic(),
@@ -87,8 +93,6 @@ class Load:
                     body.get("code"),
                     int(body.get("events_stored", 0)),
                 )
-            except (requests.ConnectionError, requests.Timeout):
-                outcome = Outcome(started, time.monotonic(), None)
             with self._lock:
                 self.outcomes.append(outcome)
             done += 1
