@@ -23,6 +23,16 @@ def start_api(folder: Path, database_url: str, workers: int = 2, **env: str) -> 
     ).start()
 
 
+def start_keyed_api(folder: Path, admin_token: str, recognize_token: str) -> ApiProcess:
+    """One worker on SQLite with an admin and a recognize key: auth on, as in production."""
+    return start_api(
+        folder,
+        sqlite_url(folder),
+        workers=1,
+        API_KEYS=f"admin:{admin_token},recognize:{recognize_token}",
+    )
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -15,7 +15,7 @@ import requests
 
 from api.app import create_app
 from api.config import Settings
-from tests.api.conftest import start_api
+from tests.api.conftest import start_keyed_api
 from tests.api.images import face_jpeg
 from tests.databases import sqlite_url
 from tests.live_api import ApiProcess, free_port
@@ -29,12 +29,7 @@ T = 60
 @pytest.fixture(scope="module")
 def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     folder = tmp_path_factory.mktemp("api-auth")
-    server = start_api(
-        folder,
-        sqlite_url(folder),
-        workers=1,
-        API_KEYS=f"admin:{ADMIN_TOKEN},recognize:{RECOGNIZE_TOKEN}",
-    )
+    server = start_keyed_api(folder, ADMIN_TOKEN, RECOGNIZE_TOKEN)
     yield server
     server.stop()
 

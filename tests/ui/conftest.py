@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api.conftest import backend_api, start_api  # noqa: F401 - a fixture here too
-from tests.databases import sqlite_url
+from tests.api.conftest import backend_api, start_keyed_api  # noqa: F401 - a fixture here too
 from tests.live_api import ApiProcess
 from tests.shared_data import REPO_ROOT, shared_path
 from tests.ui.browser import chromium, chromium_or_skip
@@ -69,12 +68,7 @@ class Keyed:
 def ui_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     """One worker on SQLite with an admin and a recognize key (auth on, as in production)."""
     folder = tmp_path_factory.mktemp("api-ui")
-    server = start_api(
-        folder,
-        sqlite_url(folder),
-        workers=1,
-        API_KEYS=f"admin:{ADMIN_TOKEN},recognize:{RECOGNIZE_TOKEN}",
-    )
+    server = start_keyed_api(folder, ADMIN_TOKEN, RECOGNIZE_TOKEN)
     yield server
     server.stop()
 
