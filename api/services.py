@@ -16,7 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from api.auth import Authenticator, parse_env_keys
 from api.config import Settings
 from api.db.engine import create_schema
-from api.db.gallery import current_version, load_snapshot
+from api.db.gallery import current_version, load_delta, load_snapshot
 from api.recognition.faces import FaceAnalyzer
 from api.recognition.gallery import Gallery, GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS
@@ -82,7 +82,9 @@ class Services:
     def gallery_index(self, conn: Connection) -> GalleryIndex:
         embedder = self.analyzer.embedder
         return self.gallery.current(
-            current_version(conn), lambda: load_snapshot(conn, embedder.name, embedder.dim)
+            current_version(conn),
+            load=lambda: load_snapshot(conn, embedder.name, embedder.dim),
+            changes=lambda since: load_delta(conn, since, embedder.name, embedder.dim),
         )
 
     def training_context(self) -> TrainingContext:

@@ -8,8 +8,15 @@ the index has to group rows by person). On one BLAS thread, as in a gunicorn wor
   training): one float32 matrix-vector product and a per-person maximum;
 - search, after a training: the same over the people enrolled since (1,000 people here),
   the view built once per (gallery version, release version);
-- refresh: what a worker does when the gallery version moves: `load_snapshot` from the
-  database (SQLite here, MariaDB with --mariadb) and `GalleryIndex.build`.
+- full reload: what a worker does when it cannot follow the change log (its first load,
+  or too far behind): `load_snapshot` from the database (SQLite here, MariaDB with
+  --mariadb) and `GalleryIndex.build`;
+- delta refresh: what a worker does when the gallery version moves after one enrolment
+  of ENROLMENT faces (a new person, through `add_faces`): `load_delta` reads the logged
+  change and those faces' embeddings, `GalleryIndex.apply` builds the next index, either
+  by appending the new rows in the room after the matrix (the usual case) or, the first
+  time after a full reload or when an enrolled person's block changes, by copying the
+  matrix (once, with room again).
 
 Run: .venv/bin/python -m benchmarks.gallery_benchmark [--quick] [--mariadb]
 """
@@ -30,12 +37,13 @@ from sqlalchemy import Engine, create_engine, insert, text
 from threadpoolctl import threadpool_limits
 
 from api.db.engine import create_db_engine, create_schema, utcnow
-from api.db.gallery import GallerySnapshot, bump_version, load_snapshot
+from api.db.gallery import GallerySnapshot, load_delta, load_snapshot
+from api.db.people import NewFace, add_faces, create_person
 from api.db.schema import face_embeddings, face_images, people
 from api.recognition.classifier import LinearClassifier
 from api.recognition.gallery import GalleryIndex
 from api.recognition.release import Release
-from benchmarks.common import markdown_table, pyplot, write_result
+from benchmarks.common import fastest_seconds, markdown_table, pyplot, write_result
 
 NAME = "gallery_search"
 DIM = 128
@@ -44,6 +52,8 @@ ENROLLED_SINCE = 1000  # people the release does not know yet
 PROBES = 30
 TOP_K = 5
 INSERT_BATCH = 20_000
+ENROLMENT = 5  # faces of the one enrolment the delta refresh follows
+REPEATS = 3  # delta reads and applies are read-only: the fastest of a few runs
 MARIADB_SERVER = os.environ.get("TEST_MARIADB_URL", "mysql+mysqlconnector://root@127.0.0.1:3306")
 
 
@@ -153,12 +163,20 @@ def fill(engine: Engine, snapshot: GallerySnapshot) -> None:
                     for i in rows
                 ],
             )
+
+
+def enrol_newcomer(engine: Engine, name: str) -> None:
+    """One enrolment as the API stores it: a new person with ENROLMENT faces."""
+    vectors = synthetic_gallery(ENROLMENT, seed=2).vectors
+    faces = [NewFace(b"", "jpeg", "0" * 64, 1, 1, (0, 0, 1, 1), 1.0, v) for v in vectors]
     with engine.begin() as conn:
-        bump_version(conn)
+        create_person(conn, name, name)
+        add_faces(conn, name, "facenet128", faces)
 
 
-def refresh_seconds(url: str, faces: int) -> tuple[float, float]:
-    """(load_snapshot seconds, GalleryIndex.build seconds) for a database of `faces`."""
+def refresh_seconds(url: str, faces: int) -> dict[str, float]:
+    """Seconds of a full reload (load, build) and of the delta refresh after one enrolment
+    (delta_read; copy: the apply that copies the matrix, append: the one after it)."""
     engine = create_db_engine(url, timeout_seconds=30)
     try:
         create_schema(engine)
@@ -169,8 +187,24 @@ def refresh_seconds(url: str, faces: int) -> tuple[float, float]:
             loaded = time.perf_counter() - start
         assert snapshot.size == faces
         start = time.perf_counter()
-        GalleryIndex.build(snapshot)
-        return loaded, time.perf_counter() - start
+        index = GalleryIndex.build(snapshot)
+        built = time.perf_counter() - start
+        enrol_newcomer(engine, "newcomer")
+        with engine.connect() as conn:
+            delta = load_delta(conn, index.version, "facenet128", DIM)
+            read = fastest_seconds(REPEATS, load_delta, conn, index.version, "facenet128", DIM)
+        assert delta is not None and delta.rows.size == ENROLMENT
+        copy = fastest_seconds(REPEATS, index.apply, delta)  # a loaded index has no room
+        index = index.apply(delta)
+        enrol_newcomer(engine, "second")
+        with engine.connect() as conn:
+            delta = load_delta(conn, index.version, "facenet128", DIM)
+        assert delta is not None
+        start = time.perf_counter()  # once: a second append to `index` would copy
+        index = index.apply(delta)
+        append = time.perf_counter() - start
+        assert index.snapshot.size == faces + 2 * ENROLMENT
+        return {"load": loaded, "build": built, "delta_read": read, "copy": copy, "append": append}
     finally:
         engine.dispose()
 
@@ -178,12 +212,21 @@ def refresh_seconds(url: str, faces: int) -> tuple[float, float]:
 def refresh_row(faces: int, mariadb: bool) -> dict:
     row: dict = {"faces": faces}
     with tempfile.TemporaryDirectory() as folder:
-        load, build = refresh_seconds(f"sqlite:///{Path(folder) / 'gallery.sqlite3'}", faces)
-    row.update(sqlite_load_s=round(load, 3), build_s=round(build, 3))
+        sqlite = refresh_seconds(f"sqlite:///{Path(folder) / 'gallery.sqlite3'}", faces)
+    row.update(
+        sqlite_load_s=round(sqlite["load"], 3),
+        build_s=round(sqlite["build"], 3),
+        sqlite_delta_read_s=round(sqlite["delta_read"], 4),
+        delta_append_s=round(sqlite["append"], 4),
+        delta_copy_s=round(sqlite["copy"], 4),
+    )
     if mariadb:
         with mariadb_database() as url:
-            load, _ = refresh_seconds(url, faces)
-        row["mariadb_load_s"] = round(load, 3)
+            maria = refresh_seconds(url, faces)
+        row.update(
+            mariadb_load_s=round(maria["load"], 3),
+            mariadb_delta_read_s=round(maria["delta_read"], 4),
+        )
     return row
 
 
@@ -225,6 +268,14 @@ def plot(search: list[dict], refresh: list[dict]) -> None:
         right.plot([r["faces"] for r in rows], [r["mariadb_load_s"] for r in rows], "s-",
                    label="load (MariaDB)")  # fmt: skip
     right.plot(sizes, [r["build_s"] for r in refresh], "^--", label="index build")
+    right.plot(sizes, [r["sqlite_delta_read_s"] for r in refresh], "o:",
+               label=f"delta read, {ENROLMENT} faces enrolled (SQLite)")  # fmt: skip
+    if any("mariadb_delta_read_s" in r for r in refresh):
+        rows = [r for r in refresh if "mariadb_delta_read_s" in r]
+        right.plot([r["faces"] for r in rows], [r["mariadb_delta_read_s"] for r in rows], "s:",
+                   label=f"delta read, {ENROLMENT} faces enrolled (MariaDB)")  # fmt: skip
+    right.plot(sizes, [r["delta_append_s"] for r in refresh], "^:", label="delta apply: append")
+    right.plot(sizes, [r["delta_copy_s"] for r in refresh], "v:", label="delta apply: copy")
     right.set(xscale="log", yscale="log", xlabel="gallery faces", ylabel="seconds")
     right.set_title("Gallery refresh after a change")
     right.grid(True, which="both", alpha=0.3)
@@ -252,7 +303,10 @@ def main() -> None:
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     search = [search_row(size) for size in sizes]
     refresh = [refresh_row(size, args.mariadb) for size in sizes]
-    write_result(NAME, {"dim": DIM, "top_k": TOP_K, "search": search, "refresh": refresh})
+    write_result(
+        NAME,
+        {"dim": DIM, "top_k": TOP_K, "enrolment": ENROLMENT, "search": search, "refresh": refresh},
+    )
     plot(search, refresh)
     print(
         markdown_table(
@@ -274,9 +328,27 @@ def main() -> None:
     print()
     print(
         markdown_table(
-            ["faces", "load SQLite s", "load MariaDB s", "index build s"],
             [
-                [r["faces"], r["sqlite_load_s"], r.get("mariadb_load_s", "not run"), r["build_s"]]
+                "faces",
+                "load SQLite s",
+                "load MariaDB s",
+                "index build s",
+                "delta read SQLite s",
+                "delta read MariaDB s",
+                "delta append s",
+                "delta copy s",
+            ],
+            [
+                [
+                    r["faces"],
+                    r["sqlite_load_s"],
+                    r.get("mariadb_load_s", "not run"),
+                    r["build_s"],
+                    r["sqlite_delta_read_s"],
+                    r.get("mariadb_delta_read_s", "not run"),
+                    r["delta_append_s"],
+                    r["delta_copy_s"],
+                ]
                 for r in refresh
             ],
         )

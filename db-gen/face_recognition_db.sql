@@ -10,6 +10,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
 	revoked_at DATETIME(6),
 	PRIMARY KEY (key_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE TABLE IF NOT EXISTS gallery_changes (
+	version BIGINT NOT NULL,
+	face_id INTEGER NOT NULL,
+	person_id VARCHAR(128) NOT NULL,
+	kind VARCHAR(8) NOT NULL,
+	PRIMARY KEY (version, face_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE TABLE IF NOT EXISTS gallery_state (
 	id INTEGER NOT NULL,
 	version BIGINT NOT NULL,

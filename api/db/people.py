@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select
 
 from api.db.engine import utcnow
-from api.db.gallery import bump_version, encode_vector
+from api.db.gallery import ADDED, REMOVED, encode_vector, record_changes
 from api.db.schema import face_embeddings, face_images, people, recognition_events
 
 
@@ -92,7 +92,10 @@ def names_of(conn: Connection, person_ids: set[str]) -> dict[str, str]:
 
 def delete_person(conn: Connection, person_id: str, delete_events: bool) -> bool:
     """Delete a person with every face image and embedding (for real, not a flag)."""
-    face_ids = select(face_images.c.face_id).where(face_images.c.person_id == person_id)
+    # A locking read: a face enrolled concurrently is either listed (and logged as
+    # removed) or waits and then finds the person gone; never deleted unlogged.
+    owned = select(face_images.c.face_id).where(face_images.c.person_id == person_id)
+    face_ids = conn.execute(owned.with_for_update()).scalars().all()
     conn.execute(delete(face_embeddings).where(face_embeddings.c.face_id.in_(face_ids)))
     conn.execute(delete(face_images).where(face_images.c.person_id == person_id))
     removed = conn.execute(delete(people).where(people.c.person_id == person_id)).rowcount
@@ -100,7 +103,7 @@ def delete_person(conn: Connection, person_id: str, delete_events: bool) -> bool
         return False
     if delete_events:
         conn.execute(delete(recognition_events).where(recognition_events.c.person_id == person_id))
-    bump_version(conn)
+    record_changes(conn, REMOVED, dict.fromkeys(face_ids, person_id))
     return True
 
 
@@ -136,8 +139,7 @@ def add_faces(conn: Connection, person_id: str, embedder: str, faces: list[NewFa
             )
         )
         face_ids.append(face_id)
-    if face_ids:
-        bump_version(conn)
+    record_changes(conn, ADDED, dict.fromkeys(face_ids, person_id))
     return face_ids
 
 
@@ -181,5 +183,5 @@ def delete_face(conn: Connection, person_id: str, face_id: int) -> bool:
         return False
     conn.execute(delete(face_embeddings).where(face_embeddings.c.face_id == face_id))
     conn.execute(delete(face_images).where(owned))
-    bump_version(conn)
+    record_changes(conn, REMOVED, {face_id: person_id})
     return True

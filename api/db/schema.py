@@ -145,6 +145,21 @@ gallery_state = Table(
     **_TABLE_OPTIONS,
 )
 
+# The faces each gallery version touched, written in the bump's transaction: a worker at
+# version v applies the rows of (v, w] instead of reloading every embedding. Every bump
+# writes at least one row, so a version without rows means the log does not cover it
+# (pruned, or bumped by an older release of the service) and the worker reloads in full.
+# No foreign key: a removal outlives its face.
+gallery_changes = Table(
+    "gallery_changes",
+    metadata,
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("face_id", Integer, primary_key=True, autoincrement=False),
+    Column("person_id", String(128), nullable=False),
+    Column("kind", String(8), nullable=False),  # "added" (or re-embedded) / "removed"
+    **_TABLE_OPTIONS,
+)
+
 
 # API keys: only a SHA-256 of each secret is stored (the secrets are 256-bit random
 # tokens, so a slow password hash would add nothing); `key_id` is the public part of the
