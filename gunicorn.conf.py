@@ -6,9 +6,12 @@
   other computes; more threads would only queue on the same core.
 - timeout 60 s: a cold first request (model warm-up) plus a large image stays well below;
   a hung worker is replaced.
-- graceful_timeout 30 s: in-flight recognitions finish on SIGTERM (rolling updates).
+- graceful_timeout 30 s: in-flight recognitions finish on SIGTERM (rolling updates); a
+  training job running in the worker is handed back to the queue (see worker_exit).
 - no preload: onnxruntime sessions must be created after fork, in each worker.
 - request header fields stay at gunicorn's 8 KiB limit (an oversized X-API-Key gets 431).
+- worker class: gthread, answering the requests gunicorn itself refuses (414, 431, 400)
+  with the contract's JSON error body instead of an HTML page (api/gunicorn_worker.py).
 """
 
 import multiprocessing
@@ -17,9 +20,13 @@ import os
 bind = os.environ.get("BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("GUNICORN_THREADS", 2))
-worker_class = "gthread"
+worker_class = "api.gunicorn_worker.ContractThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
+# How long a stopping worker waits for its training job to reach a checkpoint (one batch
+# of re-embedding: seconds) before requeueing it itself; well inside graceful_timeout,
+# after which the master kills the worker.
+TRAINING_HAND_BACK_SECONDS = min(5.0, graceful_timeout / 3)
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
 max_requests_jitter = 50
@@ -52,3 +59,26 @@ def on_starting(server) -> None:
         check_bind_allowed(hosts, connect)
     finally:
         engine.dispose()
+
+
+def worker_int(worker) -> None:
+    """Quick shutdown (SIGINT, SIGQUIT): hand the training job back without waiting."""
+    _stop_training(worker, 0.0)
+
+
+def worker_exit(server, worker) -> None:
+    """Runs in the worker once it has stopped serving, however it stops (SIGTERM included,
+    which has no hook of its own): its training job goes back to the queue at once rather
+    than waiting out its lease (api/training_worker.py)."""
+    _stop_training(worker, TRAINING_HAND_BACK_SECONDS)
+
+
+def _stop_training(worker, timeout: float) -> None:
+    # No app where it failed to load, nor in the master (which calls worker_exit for a
+    # worker that vanished): nothing runs there.
+    app = getattr(worker, "wsgi", None)
+    if app is None:
+        return
+    from api.services import EXTENSION_KEY
+
+    app.extensions[EXTENSION_KEY].training.stop(timeout)

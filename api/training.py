@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
 from api.db import training_jobs as jobs
-from api.db.gallery import bump_version, encode_vector, load_snapshot
+from api.db.gallery import ADDED, encode_vector, load_snapshot, record_changes
 from api.db.schema import face_embeddings, face_images
 from api.imaging import decode_image
 from api.recognition.classifier import train_linear_classifier
@@ -47,6 +47,10 @@ class TrainingError(RuntimeError):
 
 class LeaseLostError(RuntimeError):
     """Another runner owns the job now (this one stalled past its lease): stop quietly."""
+
+
+class JobHandedBackError(LeaseLostError):
+    """This worker is shutting down and put the job back in the queue: stop, nothing lost."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ def reembed_all(context: TrainingContext, progress: Progress) -> int:
         with context.engine.connect() as conn:
             rows = conn.execute(select(face_images).where(face_images.c.face_id.in_(batch))).all()
         vectors: dict[int, np.ndarray] = {}
+        owners: dict[int, str] = {}
         for row in rows:
             rgb = decode_image(row.image, context.max_image_pixels).rgb
             stored_box = (row.box_left, row.box_top, row.box_right, row.box_bottom)
@@ -95,6 +100,7 @@ def reembed_all(context: TrainingContext, progress: Progress) -> int:
                 continue
             face = max(faces, key=lambda found: _box_overlap(found, stored_box))
             vectors[row.face_id] = context.analyzer.embed_faces(rgb, [face])[0].embedding
+            owners[row.face_id] = row.person_id
         with context.engine.begin() as conn:
             conn.execute(
                 delete(face_embeddings).where(
@@ -115,7 +121,7 @@ def reembed_all(context: TrainingContext, progress: Progress) -> int:
                         for fid, v in vectors.items()
                     ],
                 )
-            bump_version(conn)
+            record_changes(conn, ADDED, owners)
         progress(REEMBED_SHARE * (start + len(batch)) / len(face_ids))
         done += len(vectors)
     return done
@@ -177,6 +183,9 @@ def run_job(context: TrainingContext, claim: jobs.Claim, progress: Progress) -> 
         release = train_release(context)
         progress(0.95)
         _publish(context, claim, release)
+    except JobHandedBackError:
+        log.info("training stopped: this worker is shutting down", extra=extra)
+        return
     except LeaseLostError:
         log.warning("training lease lost; the job's new owner carries on", extra=extra)
         return

@@ -10,6 +10,14 @@ While a job runs, a heartbeat thread renews its lease every third of TRAINING_LE
 (so a long step without checkpoints cannot lose it), and the job checks the lease at each
 progress checkpoint. The training thread runs at a lower CPU priority than the request
 threads of the same worker, so recognitions keep their latency while a model trains.
+
+A worker that gunicorn stops (SIGTERM on a rolling update or pod deletion, max_requests
+recycling, SIGINT/SIGQUIT) calls `stop` from gunicorn.conf.py's hooks: the job stops at its
+next checkpoint and goes back to the queue with its attempt returned, so another worker
+claims it on its next poll instead of waiting out the lease, and the stop costs the job
+none of its attempts. The live release is untouched: a release only goes live in the
+transaction that records success under the lease, which a handed-back runner no longer
+holds.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import threading
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.db import training_jobs as jobs
-from api.training import LeaseLostError, TrainingContext, run_job
+from api.training import JobHandedBackError, LeaseLostError, TrainingContext, run_job
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +56,10 @@ class TrainingWorker:
         self.poll_seconds = poll_seconds
         self.max_attempts = max_attempts
         self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._running: jobs.Claim | None = None  # the job this process runs now
 
     def start(self) -> None:
         """Start the poller once per process (idempotent)."""
@@ -64,11 +74,38 @@ class TrainingWorker:
         """Poll now: this worker just queued a job."""
         self._wake.set()
 
+    def stop(self, timeout: float) -> None:
+        """Hand the running job back and claim no other: this worker is shutting down.
+
+        The job stops at its next progress checkpoint and requeues itself. One that reaches
+        none within `timeout` (a long fit) is requeued from here; the fence makes that safe
+        whatever the training thread does next: its later writes, publishing included, are
+        refused, and a job that finished first is left as it is. The daemon thread then
+        dies with the process: a release it was writing stays in staging or unpublished,
+        never live (the next publish prunes leftovers). Only the first call acts.
+        """
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        claim = self._running
+        if claim is None:
+            return
+        try:
+            self._hand_back(claim)
+        except SQLAlchemyError as error:
+            # The lease lapses instead and another worker takes the job over after it.
+            log.warning("training job not handed back: %s", type(error).__name__)
+
     def _poll_forever(self) -> None:
         _lower_priority()
         while True:
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 claim = self.claim()
             except SQLAlchemyError as error:
@@ -130,6 +167,10 @@ class TrainingWorker:
         heartbeat.start()
 
         def progress(fraction: float) -> None:
+            if self._stopping.is_set():
+                self._hand_back(claim)
+                lost.set()
+                raise JobHandedBackError(claim.job_id)
             if lost.is_set():
                 raise LeaseLostError(claim.job_id)
             with self.context.engine.begin() as conn:
@@ -137,11 +178,22 @@ class TrainingWorker:
                     lost.set()
                     raise LeaseLostError(claim.job_id)
 
+        self._running = claim
         try:
             run_job(self.context, claim, progress)
         finally:
+            self._running = None
             done.set()
             heartbeat.join()
+
+    def _hand_back(self, claim: jobs.Claim) -> None:
+        with self.context.engine.begin() as conn:
+            handed_back = jobs.hand_back(conn, claim)
+        if handed_back:
+            log.info(
+                "training job handed back: this worker is stopping",
+                extra={"job_id": claim.job_id, "attempt": claim.attempt},
+            )
 
     def _heartbeat(self, claim: jobs.Claim, lost: threading.Event, done: threading.Event) -> None:
         while not done.wait(self.lease_seconds / 3):

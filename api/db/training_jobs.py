@@ -184,6 +184,31 @@ def renew(conn: Connection, claim: Claim, lease_seconds: float) -> bool:
     )
 
 
+def hand_back(conn: Connection, claim: Claim) -> bool:
+    """Requeue a job whose runner is shutting down; False when the lease was already lost.
+
+    The attempt goes back with it (the next claim counts it again): a worker stopped by a
+    rolling update is no fault of the job's, and must not bring it closer to failing. The
+    fencing token (owner, attempt) may then recur, but never for this owner: a stopping
+    process claims nothing more.
+    """
+    return bool(
+        conn.execute(
+            update(training_jobs)
+            .where(claim.fence)
+            .values(
+                status=QUEUED,
+                running_slot=None,
+                started_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=claim.attempt - 1,
+                progress=0.0,
+            )
+        ).rowcount
+    )
+
+
 def report_progress(conn: Connection, claim: Claim, progress: float) -> bool:
     return bool(
         conn.execute(update(training_jobs).where(claim.fence).values(progress=progress)).rowcount

@@ -122,3 +122,32 @@ def test_job_whose_runners_keep_dying_fails_with_the_reason(engine: Engine) -> N
     (following,) = queue(engine, 1)
     next_claim = worker.claim()
     assert next_claim is not None and next_claim.job_id == following
+
+
+def test_handed_back_job_is_queued_again_with_its_attempt_returned(engine: Engine) -> None:
+    first, second = queue(engine, 2)
+    worker = poller(engine, lease=30)
+    stopping = worker.claim()
+    assert stopping is not None and stopping.job_id == first and stopping.attempt == 1
+    with engine.begin() as conn:
+        assert jobs.report_progress(conn, stopping, 0.4)
+        assert jobs.hand_back(conn, stopping)
+    back = job(engine, first)
+    assert back["status"] == jobs.QUEUED and back["attempts"] == 0 and back["progress"] == 0.0
+    assert back["running_slot"] is None and back["lease_owner"] is None
+    assert back["lease_expires_at"] is None and back["started_at"] is None
+    # The runner that handed it back is fenced out; another worker's next poll claims it
+    # first again, as attempt 1: the stop cost the job nothing.
+    with engine.begin() as conn:
+        assert not jobs.renew(conn, stopping, 30)
+        assert not jobs.hand_back(conn, stopping)
+        assert jobs.pending_work(conn) == (None, first)
+        successor = jobs.claim_queued(conn, first, "another-pod:7", 30)
+    assert successor is not None and successor.attempt == 1
+    with engine.begin() as conn:
+        assert not jobs.finish_job(conn, stopping, jobs.SUCCEEDED, None, "stale", 1, 1)
+        # A job that ended first is left as it is.
+        assert jobs.finish_job(conn, successor, jobs.SUCCEEDED, None, "v1", 1, 1)
+        assert not jobs.hand_back(conn, successor)
+    assert job(engine, first)["status"] == jobs.SUCCEEDED
+    assert job(engine, second)["status"] == jobs.QUEUED
