@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from benchmarks.common import RESULTS, SHARED, markdown_table, write_result
+from benchmarks.common import RESULTS, SHARED, chart, markdown_table, write_result
 from tests.live_api import ApiProcess
 
 CONCURRENCY = (1, 2, 4, 8)
@@ -100,21 +100,16 @@ def run_server(folder: Path, workers: int, threads: int) -> ApiProcess:
 
 
 def plot(levels: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    x = [row["concurrency"] for row in levels]
-    left.plot(x, [row["p50_ms"] for row in levels], "o-", label="p50")
-    left.plot(x, [row["p99_ms"] for row in levels], "s--", label="p99")
-    left.set(xlabel="concurrent clients", ylabel="latency (ms)", title="/api/v1/recognize latency")
-    left.legend()
-    right.bar([str(c) for c in x], [row["faces_per_s"] for row in levels])
-    right.set(xlabel="concurrent clients", ylabel="faces/s", title="throughput")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with chart(path, 1, 2, figsize=(10, 4), dpi=100) as (left, right):
+        x = [row["concurrency"] for row in levels]
+        left.plot(x, [row["p50_ms"] for row in levels], "o-", label="p50")
+        left.plot(x, [row["p99_ms"] for row in levels], "s--", label="p99")
+        left.set(
+            xlabel="concurrent clients", ylabel="latency (ms)", title="/api/v1/recognize latency"
+        )
+        left.legend()
+        right.bar([str(c) for c in x], [row["faces_per_s"] for row in levels])
+        right.set(xlabel="concurrent clients", ylabel="faces/s", title="throughput")
 
 
 def main() -> None:
@@ -152,7 +147,8 @@ def main() -> None:
             for r in layouts
         ],
     )
-    print(table, "\n\n" + layout_table)
+    markdown = table + "\n\n" + layout_table
+    print(markdown)
     write_result(
         "api_recognize",
         {
@@ -160,7 +156,7 @@ def main() -> None:
             "image": "LFW 250x250 face crops",
             "levels": levels,
             "layouts": layouts,
-            "markdown": table + "\n\n" + layout_table,
+            "markdown": markdown,
         },
     )
     plot(levels, RESULTS / "api_recognize.png")

@@ -6,7 +6,8 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,21 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+@contextmanager
+def chart(path: Path | str, *subplots_args: Any, dpi: int, **subplots_kwargs: Any) -> Iterator[Any]:
+    """The axes of `pyplot.subplots(...)` to draw on; on leaving the block their figure is
+    laid out, written to `path` and closed. Closed on an error too: pyplot keeps every
+    figure alive until it is closed, and a run draws several."""
+    plt = pyplot()
+    figure, axes = plt.subplots(*subplots_args, **subplots_kwargs)
+    try:
+        yield axes
+        figure.tight_layout()
+        figure.savefig(path, dpi=dpi)
+    finally:
+        plt.close(figure)
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

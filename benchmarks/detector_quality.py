@@ -32,10 +32,10 @@ from api.vision import MtcnnDetector
 from benchmarks.common import (
     RESULTS,
     SHARED,
+    chart,
     fastest_times,
     load_average,
     markdown_table,
-    pyplot,
     write_result,
 )
 from benchmarks.edge_benchmark import ULTRAFACE_DIR, available_detectors
@@ -160,30 +160,28 @@ def detectors(store: ModelStore) -> dict[str, tuple[Callable[[np.ndarray], Boxes
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    plt = pyplot()
-    figure, axis = plt.subplots(figsize=(9, 4.8))
-    labels = [bucket_label(low, high) for low, high in BUCKETS] + ["all"]
-    x = np.arange(len(labels))
-    width = 0.8 / len(rows)
-    for i, row in enumerate(rows):
-        recalls = [b["recall"] or 0.0 for b in row["buckets"]] + [row["recall"]]
-        axis.bar(
-            x + i * width,
-            recalls,
-            width,
-            label=f"{row['detector']}: {row['false_positives_per_image']} FP/img, "
-            f"{row['cpu_ms_per_frame']} CPU ms/frame",
+    with chart(path, figsize=(9, 4.8), dpi=110) as axis:
+        labels = [bucket_label(low, high) for low, high in BUCKETS] + ["all"]
+        x = np.arange(len(labels))
+        width = 0.8 / len(rows)
+        for i, row in enumerate(rows):
+            recalls = [b["recall"] or 0.0 for b in row["buckets"]] + [row["recall"]]
+            axis.bar(
+                x + i * width,
+                recalls,
+                width,
+                label=f"{row['detector']}: {row['false_positives_per_image']} FP/img, "
+                f"{row['cpu_ms_per_frame']} CPU ms/frame",
+            )
+        faces = [b["faces"] for b in rows[0]["buckets"]] + [rows[0]["faces"]]
+        axis.set_xticks(
+            x + width * (len(rows) - 1) / 2,
+            [f"{lab} px\n({n} faces)" for lab, n in zip(labels, faces, strict=True)],
         )
-    faces = [b["faces"] for b in rows[0]["buckets"]] + [rows[0]["faces"]]
-    axis.set_xticks(
-        x + width * (len(rows) - 1) / 2,
-        [f"{lab} px\n({n} faces)" for lab, n in zip(labels, faces, strict=True)],
-    )
-    axis.set(ylabel="recall at IoU 0.5", ylim=(0, 1), title="WIDER FACE val, 100 images at 416x416")
-    axis.legend(fontsize=8, loc="upper left")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        axis.set(
+            ylabel="recall at IoU 0.5", ylim=(0, 1), title="WIDER FACE val, 100 images at 416x416"
+        )
+        axis.legend(fontsize=8, loc="upper left")
 
 
 def main() -> None:

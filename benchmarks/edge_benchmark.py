@@ -25,10 +25,10 @@ import numpy as np
 from benchmarks.common import (
     RESULTS,
     SHARED,
+    chart,
     fastest_seconds,
     load_average,
     markdown_table,
-    pyplot,
     write_result,
 )
 from edge.accounting import EdgeStats
@@ -179,39 +179,38 @@ def markdown(speed_rows: list[dict[str, Any]], bandwidth_rows: list[dict[str, An
 def plot(
     speed_rows: list[dict[str, Any]], bandwidth_rows: list[dict[str, Any]], path: Path
 ) -> None:
-    plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
-    labels = sorted({(r["detector"], r["threads"]) for r in speed_rows})
-    x = np.arange(len(SIZES))
-    width = 0.8 / len(labels)
-    for i, (detector, threads) in enumerate(labels):
-        fps = [
-            next(
-                r["edge_fps"]
-                for r in speed_rows
-                if (r["detector"], r["threads"], r["size"]) == (detector, threads, size)
-            )
-            for size in SIZES
-        ]
-        left.bar(x + i * width, fps, width, label=f"{detector}, {threads} thr")
-    left.set_xticks(x + width * (len(labels) - 1) / 2, list(SIZES))
-    left.set_ylabel("edge frames/s (detect + track + crop)")
-    left.set_title("Edge throughput on this CPU")
-    left.legend(fontsize=8)
+    with chart(path, 1, 2, figsize=(13, 4.8), dpi=120) as (left, right):
+        labels = sorted({(r["detector"], r["threads"]) for r in speed_rows})
+        x = np.arange(len(SIZES))
+        width = 0.8 / len(labels)
+        for i, (detector, threads) in enumerate(labels):
+            fps = [
+                next(
+                    r["edge_fps"]
+                    for r in speed_rows
+                    if (r["detector"], r["threads"], r["size"]) == (detector, threads, size)
+                )
+                for size in SIZES
+            ]
+            left.bar(x + i * width, fps, width, label=f"{detector}, {threads} thr")
+        left.set_xticks(x + width * (len(labels) - 1) / 2, list(SIZES))
+        left.set_ylabel("edge frames/s (detect + track + crop)")
+        left.set_title("Edge throughput on this CPU")
+        left.legend(fontsize=8)
 
-    keys = [f"{VIDEO_LABELS[r['video']]}\n{r['detector']}" for r in bandwidth_rows if r["tracker"]]
-    off = [r["bandwidth_fraction"] * 100 for r in bandwidth_rows if not r["tracker"]]
-    on = [r["bandwidth_fraction"] * 100 for r in bandwidth_rows if r["tracker"]]
-    y = np.arange(len(keys))
-    right.barh(y - 0.2, off, 0.4, label="every face, every frame")
-    right.barh(y + 0.2, on, 0.4, label="with the tracker")
-    right.set_yticks(y, keys, fontsize=8)
-    right.set_xscale("log")
-    right.set_xlabel("bytes sent, % of full frames as JPEG (log)")
-    right.set_title("Bandwidth: crops vs full frames")
-    right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+        keys = [
+            f"{VIDEO_LABELS[r['video']]}\n{r['detector']}" for r in bandwidth_rows if r["tracker"]
+        ]
+        off = [r["bandwidth_fraction"] * 100 for r in bandwidth_rows if not r["tracker"]]
+        on = [r["bandwidth_fraction"] * 100 for r in bandwidth_rows if r["tracker"]]
+        y = np.arange(len(keys))
+        right.barh(y - 0.2, off, 0.4, label="every face, every frame")
+        right.barh(y + 0.2, on, 0.4, label="with the tracker")
+        right.set_yticks(y, keys, fontsize=8)
+        right.set_xscale("log")
+        right.set_xlabel("bytes sent, % of full frames as JPEG (log)")
+        right.set_title("Bandwidth: crops vs full frames")
+        right.legend(fontsize=8)
 
 
 def main() -> None:

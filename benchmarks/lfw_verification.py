@@ -30,7 +30,7 @@ import numpy as np
 
 from api.vision import EMBEDDER_NAMES, Embedder, MtcnnDetector, align_face, load_embedder
 from api.vision.embedder import VERIFY_THRESHOLDS, l2_normalise
-from benchmarks.common import RESULTS, SHARED, load_average, markdown_table, pyplot, write_result
+from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
 from benchmarks.lfw import (
     Pair,
     accuracy_at,
@@ -142,29 +142,25 @@ def evaluate(
 
 
 def plot(rows: list[dict[str, Any]], title: str, path: Path) -> None:
-    plt = pyplot()
-    figure, axis = plt.subplots(figsize=(6.5, 5))
-    for row in rows:
-        far, tar = np.array(row["roc"]["far"]), np.array(row["roc"]["tar"])
-        keep = far > 0
-        label = f"{row['embedder']}{' + flip' if row['flip'] else ''}"
-        axis.step(far[keep], tar[keep], where="post", label=label)
-    smallest = 1 / rows[0]["tar_at_far"]["impostor_pairs"]
-    axis.axvline(smallest, color="grey", linestyle=":", linewidth=1)
-    axis.text(smallest, 0.905, " 1 impostor pair", color="grey", fontsize=8)
-    axis.set(
-        xscale="log",
-        xlim=(smallest / 1.5, 1),
-        ylim=(0.9, 1.002),
-        xlabel="false accept rate",
-        ylabel="true accept rate",
-        title=title,
-    )
-    axis.grid(alpha=0.3)
-    axis.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with chart(path, figsize=(6.5, 5), dpi=110) as axis:
+        for row in rows:
+            far, tar = np.array(row["roc"]["far"]), np.array(row["roc"]["tar"])
+            keep = far > 0
+            label = f"{row['embedder']}{' + flip' if row['flip'] else ''}"
+            axis.step(far[keep], tar[keep], where="post", label=label)
+        smallest = 1 / rows[0]["tar_at_far"]["impostor_pairs"]
+        axis.axvline(smallest, color="grey", linestyle=":", linewidth=1)
+        axis.text(smallest, 0.905, " 1 impostor pair", color="grey", fontsize=8)
+        axis.set(
+            xscale="log",
+            xlim=(smallest / 1.5, 1),
+            ylim=(0.9, 1.002),
+            xlabel="false accept rate",
+            ylabel="true accept rate",
+            title=title,
+        )
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right")
 
 
 def markdown(rows: list[dict[str, Any]], pairs: int) -> str:

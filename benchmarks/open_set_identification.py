@@ -40,7 +40,7 @@ from api.recognition.gallery import GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS, identify
 from api.recognition.release import Release
 from api.vision import EMBEDDER_NAMES, MtcnnDetector, align_face, load_embedder
-from benchmarks.common import RESULTS, SHARED, load_average, markdown_table, pyplot, write_result
+from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
 from benchmarks.lfw import read_rgb
 from models.runtime import ModelStore
 
@@ -195,56 +195,51 @@ def why_shipped(rows: list[dict[str, Any]], embedder: str, k: int) -> str:
 def plot(rows: list[dict[str, Any]], strangers: int, path: Path) -> None:
     """Top: identification rate and strangers named against the threshold (classifier
     decisions); bottom: one against the other (ROC-style, log FAR). Dots: shipped."""
-    plt = pyplot()
     embedders = sorted({r["embedder"] for r in rows})
-    figure, axes = plt.subplots(2, len(embedders), figsize=(6 * len(embedders), 9), squeeze=False)
-    floor = 0.5 / strangers  # where FAR = 0 is drawn on the log axis
-    for column, embedder in enumerate(embedders):
-        shipped = IDENTIFY_THRESHOLDS[embedder]
-        by_threshold, roc = axes[0][column], axes[1][column]
-        for row in (r for r in rows if r["embedder"] == embedder):
-            curve, point = row["curve"], row["shipped"]
-            label = f"k={row['k']}, {row['mode']}"
-            style = "-" if row["mode"] == "classifier" else "--"
-            far = np.maximum(np.array(curve["far"]), floor)
-            (line,) = roc.plot(far, curve["dir"], style, label=label)
-            roc.plot(max(point["far"], floor), point["dir"], "o", color=line.get_color())
-            if row["mode"] == "classifier":
-                by_threshold.plot(
-                    curve["threshold"],
-                    curve["dir"],
-                    "-",
-                    color=line.get_color(),
-                    label=f"k={row['k']}: probes named correctly",
-                )
-                by_threshold.plot(
-                    curve["threshold"],
-                    curve["far"],
-                    ":",
-                    color=line.get_color(),
-                    label=f"k={row['k']}: strangers named",
-                )
-        by_threshold.axvline(shipped, color="grey", linestyle="--", linewidth=1)
-        by_threshold.set(
-            xlim=(0.2, 0.9),
-            xlabel="cosine similarity threshold",
-            ylabel="rate",
-            title=f"{embedder}: shipped threshold {shipped} (dashed)",
-        )
-        roc.set(
-            xscale="log",
-            xlim=(floor / 1.2, 1.05),
-            ylim=(0.8, 1.0),
-            xlabel=f"strangers named (of {strangers}; left edge = none)",
-            ylabel="probes named correctly (DIR)",
-            title=f"{embedder}: DIR against false accepts, dots = {shipped}",
-        )
-        for axis in (by_threshold, roc):
-            axis.grid(alpha=0.3)
-            axis.legend(fontsize=7, loc="lower left" if axis is by_threshold else "lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    with chart(
+        path, 2, len(embedders), figsize=(6 * len(embedders), 9), squeeze=False, dpi=100
+    ) as axes:
+        floor = 0.5 / strangers  # where FAR = 0 is drawn on the log axis
+        for column, embedder in enumerate(embedders):
+            shipped = IDENTIFY_THRESHOLDS[embedder]
+            by_threshold, roc = axes[0][column], axes[1][column]
+            for row in (r for r in rows if r["embedder"] == embedder):
+                curve, point = row["curve"], row["shipped"]
+                label = f"k={row['k']}, {row['mode']}"
+                style = "-" if row["mode"] == "classifier" else "--"
+                far = np.maximum(np.array(curve["far"]), floor)
+                (line,) = roc.plot(far, curve["dir"], style, label=label)
+                roc.plot(max(point["far"], floor), point["dir"], "o", color=line.get_color())
+                if row["mode"] == "classifier":
+                    for key, line_style, what in (
+                        ("dir", "-", "probes named correctly"),
+                        ("far", ":", "strangers named"),
+                    ):
+                        by_threshold.plot(
+                            curve["threshold"],
+                            curve[key],
+                            line_style,
+                            color=line.get_color(),
+                            label=f"k={row['k']}: {what}",
+                        )
+            by_threshold.axvline(shipped, color="grey", linestyle="--", linewidth=1)
+            by_threshold.set(
+                xlim=(0.2, 0.9),
+                xlabel="cosine similarity threshold",
+                ylabel="rate",
+                title=f"{embedder}: shipped threshold {shipped} (dashed)",
+            )
+            roc.set(
+                xscale="log",
+                xlim=(floor / 1.2, 1.05),
+                ylim=(0.8, 1.0),
+                xlabel=f"strangers named (of {strangers}; left edge = none)",
+                ylabel="probes named correctly (DIR)",
+                title=f"{embedder}: DIR against false accepts, dots = {shipped}",
+            )
+            for axis in (by_threshold, roc):
+                axis.grid(alpha=0.3)
+                axis.legend(fontsize=7, loc="lower left" if axis is by_threshold else "lower right")
 
 
 def main() -> None:

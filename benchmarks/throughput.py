@@ -35,10 +35,10 @@ from api.vision import EMBEDDER_NAMES
 from benchmarks.common import (
     REPO_ROOT,
     RESULTS,
+    chart,
     fastest_times,
     load_average,
     markdown_table,
-    pyplot,
     write_result,
 )
 from benchmarks.flops import flops_per_sample
@@ -109,38 +109,34 @@ def tensorflow_rows(faces: int, repeats: int) -> tuple[list[dict[str, Any]], str
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    plt = pyplot()
-    figure, axes = plt.subplots(1, len(EMBEDDER_NAMES), figsize=(11, 4.5), squeeze=False)
-    runtimes = sorted({r["runtime"] for r in rows})
-    settings = [(b, t) for t in THREADS for b in BATCHES]
-    x = np.arange(len(settings))
-    width = 0.8 / len(runtimes)
-    for axis, model in zip(axes[0], EMBEDDER_NAMES, strict=True):
-        for i, runtime in enumerate(runtimes):
-            values = [
-                next(
-                    (
-                        r["limit_fraction"] * 100
-                        for r in rows
-                        if (r["runtime"], r["model"], r["batch"], r["threads"])
-                        == (runtime, model, b, t)
-                    ),
-                    0.0,
-                )
-                for b, t in settings
-            ]
-            axis.bar(x + i * width, values, width, label=runtime)
-        axis.axhline(100, color="grey", linestyle=":", linewidth=1)
-        axis.set_xticks(
-            x + width * (len(runtimes) - 1) / 2, [f"batch {b}\n{t} thr" for b, t in settings]
-        )
-        axis.set(
-            ylabel="% of float32 GEMM FLOP per CPU-second", title=f"{model}: share of the limit"
-        )
-        axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with chart(path, 1, len(EMBEDDER_NAMES), figsize=(11, 4.5), squeeze=False, dpi=110) as axes:
+        runtimes = sorted({r["runtime"] for r in rows})
+        settings = [(b, t) for t in THREADS for b in BATCHES]
+        x = np.arange(len(settings))
+        width = 0.8 / len(runtimes)
+        for axis, model in zip(axes[0], EMBEDDER_NAMES, strict=True):
+            for i, runtime in enumerate(runtimes):
+                values = [
+                    next(
+                        (
+                            r["limit_fraction"] * 100
+                            for r in rows
+                            if (r["runtime"], r["model"], r["batch"], r["threads"])
+                            == (runtime, model, b, t)
+                        ),
+                        0.0,
+                    )
+                    for b, t in settings
+                ]
+                axis.bar(x + i * width, values, width, label=runtime)
+            axis.axhline(100, color="grey", linestyle=":", linewidth=1)
+            axis.set_xticks(
+                x + width * (len(runtimes) - 1) / 2, [f"batch {b}\n{t} thr" for b, t in settings]
+            )
+            axis.set(
+                ylabel="% of float32 GEMM FLOP per CPU-second", title=f"{model}: share of the limit"
+            )
+            axis.legend(fontsize=8)
 
 
 def main() -> None:
@@ -201,7 +197,8 @@ def main() -> None:
         ]
         + [[f"{m}: GFLOP per face", f"{flops[m] / 1e9:.2f}", ""] for m in EMBEDDER_NAMES],
     )
-    print(table, "\n\n" + limits)
+    markdown = table + "\n\n" + limits
+    print(markdown)
     write_result(
         "throughput",
         {
@@ -214,7 +211,7 @@ def main() -> None:
             "onnxruntime": metadata.version("onnxruntime"),
             "tensorflow": tf_version,
             "results": rows,
-            "markdown": table + "\n\n" + limits,
+            "markdown": markdown,
         },
     )
     plot(rows, RESULTS / "throughput.png")

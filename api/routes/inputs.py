@@ -10,7 +10,9 @@ is refused rather than normalised so that two look-alike IDs can never name two 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from flask import request
 from werkzeug.datastructures import FileStorage
@@ -138,30 +140,33 @@ def single_file_or_400(field: str) -> bytes:
     return files_or_400(field, 1)[0].read()
 
 
-def form_int_or_400(field: str, default: int, low: int, high: int) -> int:
-    raw = request.form.get(field, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "VALIDATION_ERROR", f"{field} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, "VALIDATION_ERROR", f"{field} must be between {low} and {high}")
-    return value
+Number = TypeVar("Number", int, float)
 
 
-def form_float_or_400(field: str, low: float, high: float) -> float | None:
+def _form_number_or_400(
+    field: str, parse: Callable[[str], Number], kind: str, low: Number, high: Number
+) -> Number | None:
+    """Form field `field` parsed by `parse` and within [low, high]; None when absent or
+    empty. NaN fails the range check, so it is refused like any value out of range."""
     raw = request.form.get(field, "")
     if raw == "":
         return None
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ApiError(400, "VALIDATION_ERROR", f"{field} must be a number") from None
+        raise ApiError(400, "VALIDATION_ERROR", f"{field} must be {kind}") from None
     if not low <= value <= high:
         raise ApiError(400, "VALIDATION_ERROR", f"{field} must be between {low} and {high}")
     return value
+
+
+def form_int_or_400(field: str, default: int, low: int, high: int) -> int:
+    value = _form_number_or_400(field, int, "an integer", low, high)
+    return default if value is None else value
+
+
+def form_float_or_400(field: str, low: float, high: float) -> float | None:
+    return _form_number_or_400(field, float, "a number", low, high)
 
 
 def form_bool(field: str) -> bool:

@@ -19,14 +19,24 @@ def create_person(url: str, person_id: str, name: str | None = None) -> requests
     )
 
 
+def key_header(api_key: str | None) -> dict[str, str]:
+    """The header that carries `api_key`; none for a server without keys."""
+    return {"X-API-Key": api_key} if api_key else {}
+
+
 def enrol(
-    url: str, person_id: str, images: list[Path], largest_only: bool = True
+    url: str,
+    person_id: str,
+    images: list[Path],
+    largest_only: bool = True,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
     files = [("image", (p.name, p.read_bytes(), "image/jpeg")) for p in images]
     response = requests.post(
         f"{url}/api/v1/people/{person_id}/faces",
         files=files,
         data={"largest_face_only": "true" if largest_only else "false"},
+        headers=key_header(api_key),
         timeout=TIMEOUT,
     )
     assert response.status_code == 201, response.text
@@ -47,11 +57,15 @@ def train(url: str, mode: str = "optimized", timeout: float = 120) -> dict[str, 
     raise TimeoutError(f"training {job_id} did not finish in {timeout} s")
 
 
-def recognize(url: str, image: Path | bytes, **form: str) -> requests.Response:
+def recognize(
+    url: str, image: Path | bytes, api_key: str | None = None, **form: str
+) -> requests.Response:
+    """One POST /api/v1/recognize on a new connection; `form` may carry camera_id etc."""
     data = image.read_bytes() if isinstance(image, Path) else image
     return requests.post(
         f"{url}/api/v1/recognize",
         files={"image": ("probe.jpg", data, "image/jpeg")},
         data=form,
+        headers=key_header(api_key),
         timeout=TIMEOUT,
     )

@@ -12,6 +12,9 @@ from tests.databases import mariadb_database, sqlite_url
 from tests.live_api import ApiProcess
 
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+# The keys of `keyed_api` (16+ characters each, as the API requires).
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+RECOGNIZE_TOKEN = "recognize-token-for-tests-0123456789"
 
 
 def start_api(folder: Path, database_url: str, workers: int = 2, **env: str) -> ApiProcess:
@@ -23,14 +26,18 @@ def start_api(folder: Path, database_url: str, workers: int = 2, **env: str) -> 
     ).start()
 
 
-def start_keyed_api(folder: Path, admin_token: str, recognize_token: str) -> ApiProcess:
+@pytest.fixture(scope="module")
+def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     """One worker on SQLite with an admin and a recognize key: auth on, as in production."""
-    return start_api(
+    folder = tmp_path_factory.mktemp("api-keyed")
+    server = start_api(
         folder,
         sqlite_url(folder),
         workers=1,
-        API_KEYS=f"admin:{admin_token},recognize:{recognize_token}",
+        API_KEYS=f"admin:{ADMIN_TOKEN},recognize:{RECOGNIZE_TOKEN}",
     )
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -7,36 +7,24 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 from api.app import create_app
 from api.config import Settings
-from tests.api.conftest import start_keyed_api
+from tests.api.client import key_header
+from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
 from tests.api.images import face_jpeg
 from tests.databases import sqlite_url
 from tests.live_api import ApiProcess, free_port
 from tests.shared_data import REPO_ROOT
 
-ADMIN_TOKEN = "admin-token-for-tests-0123456789"
-RECOGNIZE_TOKEN = "recognize-token-for-tests-0123456789"
 T = 60
 
 
-@pytest.fixture(scope="module")
-def keyed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    folder = tmp_path_factory.mktemp("api-auth")
-    server = start_keyed_api(folder, ADMIN_TOKEN, RECOGNIZE_TOKEN)
-    yield server
-    server.stop()
-
-
 def call(method: str, url: str, token: str | None = None, **kwargs) -> requests.Response:
-    headers = {"X-API-Key": token} if token else {}
-    return requests.request(method, url, headers=headers, timeout=T, **kwargs)
+    return requests.request(method, url, headers=key_header(token), timeout=T, **kwargs)
 
 
 def code_of(response: requests.Response) -> tuple[int, str]:

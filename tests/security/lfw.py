@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.security.server import SecuredServer
+from tests.api import client
+from tests.security.server import ADMIN_TOKEN, SecuredServer
 from tests.shared_data import shared_path
 
 
@@ -67,12 +68,7 @@ def train(server: SecuredServer, mode: str = "optimized", timeout: float = 120) 
 
 
 def recognize(server: SecuredServer, image: Path, **form: str) -> dict[str, Any]:
-    response = server.call_on_new_connection(
-        "POST",
-        "/api/v1/recognize",
-        files={"image": (image.name, image.read_bytes(), "image/jpeg")},
-        data=form,
-    )
+    response = client.recognize(server.url, image, ADMIN_TOKEN, **form)
     assert response.status_code == 200, response.text
     return response.json()
 

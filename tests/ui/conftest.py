@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api.conftest import backend_api, start_keyed_api  # noqa: F401 - a fixture here too
+from tests.api import client
+from tests.api.conftest import ADMIN_TOKEN, backend_api, keyed_api  # noqa: F401 - fixtures too
 from tests.live_api import ApiProcess
 from tests.shared_data import REPO_ROOT, shared_path
 from tests.ui.browser import chromium, chromium_or_skip
 
-ADMIN_TOKEN = "admin-token-for-ui-tests-0123456789"
-RECOGNIZE_TOKEN = "recognize-token-for-ui-tests-0123456789"
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "ui"
 TIMEOUT = 60
 
@@ -33,7 +32,7 @@ class Keyed:
     token: str
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"X-API-Key": self.token, **kwargs.pop("headers", {})}
+        headers = {**client.key_header(self.token), **kwargs.pop("headers", {})}
         return requests.request(
             method, f"{self.url}{path}", headers=headers, timeout=TIMEOUT, **kwargs
         )
@@ -43,39 +42,19 @@ class Keyed:
         assert response.status_code == 201, response.text
 
     def enrol(self, person_id: str, images: list[Path]) -> list[int]:
-        response = self.call(
-            "POST",
-            f"/api/v1/people/{person_id}/faces",
-            files=[("image", (p.name, p.read_bytes(), "image/jpeg")) for p in images],
-            data={"largest_face_only": "true"},
-        )
-        assert response.status_code == 201, response.text
-        return [face["face_id"] for face in response.json()["faces"]]
+        answer = client.enrol(self.url, person_id, images, api_key=self.token)
+        return [face["face_id"] for face in answer["faces"]]
 
     def recognize(self, image: Path, **form: str) -> list[str | None]:
         """The person_id (or None) of each face; `form` may carry camera_id etc."""
-        response = self.call(
-            "POST",
-            "/api/v1/recognize",
-            files={"image": (image.name, image.read_bytes(), "image/jpeg")},
-            data=form,
-        )
+        response = client.recognize(self.url, image, self.token, **form)
         assert response.status_code == 200, response.text
         return [face["person_id"] for face in response.json()["faces"]]
 
 
 @pytest.fixture(scope="module")
-def ui_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """One worker on SQLite with an admin and a recognize key (auth on, as in production)."""
-    folder = tmp_path_factory.mktemp("api-ui")
-    server = start_keyed_api(folder, ADMIN_TOKEN, RECOGNIZE_TOKEN)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(ui_api: ApiProcess) -> Keyed:
-    return Keyed(ui_api.url, ADMIN_TOKEN)
+def admin(keyed_api: ApiProcess) -> Keyed:  # noqa: F811 - the fixture imported above
+    return Keyed(keyed_api.url, ADMIN_TOKEN)
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
 from tests.api.images import blank_png, gif
 from tests.live_api import ApiProcess
 from tests.ui.browser import drop_files, save_screenshot, set_viewport
-from tests.ui.conftest import ADMIN_TOKEN, ARTIFACTS, RECOGNIZE_TOKEN, Keyed, lfw
+from tests.ui.conftest import ARTIFACTS, Keyed, lfw
 
 pytest.importorskip("selenium", reason="selenium is absent: pip install -r requirements-dev.txt")
 
@@ -111,10 +112,10 @@ def overflowing(driver: Any) -> list[str]:
 
 
 def test_enrol_by_dropping_then_sightings_appear_live_and_in_history(
-    ui_api: ApiProcess, admin: Keyed, browser: Any
+    keyed_api: ApiProcess, admin: Keyed, browser: Any
 ) -> None:
     driver = browser
-    open_signed_in(driver, ui_api.url)
+    open_signed_in(driver, keyed_api.url)
     driver.execute_script("window.sameDocument = true")  # a reload would lose it
 
     # Enrol: three photos and two files the service must refuse, dropped at once.
@@ -206,11 +207,11 @@ def test_enrol_by_dropping_then_sightings_appear_live_and_in_history(
 
 
 def test_sign_in_refuses_bad_keys_and_a_recognize_key_cannot_retrain(
-    ui_api: ApiProcess, browser: Any
+    keyed_api: ApiProcess, browser: Any
 ) -> None:
     driver = browser
-    open_signed_out(driver, ui_api.url)
-    assert driver.current_url == f"{ui_api.url}/ui"
+    open_signed_out(driver, keyed_api.url)
+    assert driver.current_url == f"{keyed_api.url}/ui"
     assert not visible(driver, "#nav")
     save_screenshot(driver, ARTIFACTS / "sign-in.png")
 
@@ -238,8 +239,8 @@ def test_sign_in_refuses_bad_keys_and_a_recognize_key_cannot_retrain(
     assert driver.execute_script("return sessionStorage.getItem('facerec.apiKey')") is None
 
 
-def test_page_is_public_and_its_data_calls_need_the_key(ui_api: ApiProcess) -> None:
-    url = ui_api.url
+def test_page_is_public_and_its_data_calls_need_the_key(keyed_api: ApiProcess) -> None:
+    url = keyed_api.url
     root = requests.get(f"{url}/", allow_redirects=False, timeout=10)
     assert root.status_code == 302 and root.headers["Location"].endswith("/ui")
     page = requests.get(f"{url}/ui", timeout=10)
@@ -252,11 +253,11 @@ def test_page_is_public_and_its_data_calls_need_the_key(ui_api: ApiProcess) -> N
 
 
 def test_enrol_with_the_file_chooser_and_retrain(
-    ui_api: ApiProcess, admin: Keyed, browser: Any
+    keyed_api: ApiProcess, admin: Keyed, browser: Any
 ) -> None:
     """The keyboard user's way in: the <input type=file>, then the Retrain button."""
     driver = browser
-    open_signed_in(driver, ui_api.url)
+    open_signed_in(driver, keyed_api.url)
     driver.find_element(By.ID, "enrol-id").send_keys("jackie")
     chooser = driver.find_element(By.ID, "enrol-files")
     chooser.send_keys("\n".join(str(lfw("Jackie_Chan", n)) for n in (1, 2)))
@@ -282,11 +283,11 @@ def test_enrol_with_the_file_chooser_and_retrain(
     assert severe_console_messages(driver) == []
 
 
-def test_delete_asks_for_confirmation(ui_api: ApiProcess, admin: Keyed, browser: Any) -> None:
+def test_delete_asks_for_confirmation(keyed_api: ApiProcess, admin: Keyed, browser: Any) -> None:
     driver = browser
     admin.create_person("bremer", "Paul Bremer")
     admin.enrol("bremer", [lfw("Paul_Bremer", 1), lfw("Paul_Bremer", 2)])
-    open_signed_in(driver, ui_api.url)
+    open_signed_in(driver, keyed_api.url)
     wait_until(driver, lambda d: person_row(d, "bremer") is not None, "Paul Bremer's row")
 
     def ask() -> Any:
@@ -313,12 +314,12 @@ def test_delete_asks_for_confirmation(ui_api: ApiProcess, admin: Keyed, browser:
 
 
 def test_names_are_shown_as_text_never_run_as_markup(
-    ui_api: ApiProcess, admin: Keyed, browser: Any
+    keyed_api: ApiProcess, admin: Keyed, browser: Any
 ) -> None:
     driver = browser
     name = '<img src=x onerror="window.injected=1">Eve'
     admin.create_person("eve", name)
-    open_signed_in(driver, ui_api.url)
+    open_signed_in(driver, keyed_api.url)
     wait_until(driver, lambda d: person_row(d, "eve") is not None, "Eve's row")
     assert person_row(driver, "eve").find_element(By.CSS_SELECTOR, "strong").text == name
     assert driver.execute_script("return window.injected") is None
@@ -329,10 +330,10 @@ def test_names_are_shown_as_text_never_run_as_markup(
 
 
 def test_controls_are_labelled_and_the_page_is_keyboard_operable(
-    ui_api: ApiProcess, browser: Any
+    keyed_api: ApiProcess, browser: Any
 ) -> None:
     driver = browser
-    open_signed_in(driver, ui_api.url)
+    open_signed_in(driver, keyed_api.url)
     unlabelled = driver.execute_script(
         """
         return [...document.querySelectorAll('input, select, button, textarea')]
@@ -367,7 +368,7 @@ def test_controls_are_labelled_and_the_page_is_keyboard_operable(
 
 
 def test_nothing_overflows_a_phone_sized_screen(
-    ui_api: ApiProcess, admin: Keyed, browser: Any
+    keyed_api: ApiProcess, admin: Keyed, browser: Any
 ) -> None:
     driver = browser
     long_id = "mike.weir-" + "x" * 60
@@ -375,7 +376,7 @@ def test_nothing_overflows_a_phone_sized_screen(
     admin.enrol(long_id, [lfw("Mike_Weir", 1), lfw("Mike_Weir", 2)])
     camera = "north-entrance-camera-with-a-very-long-identifier-0001"
     assert admin.recognize(lfw("Mike_Weir", 3), camera_id=camera, location="Car park") == [long_id]
-    open_signed_in(driver, ui_api.url)
+    open_signed_in(driver, keyed_api.url)
     set_viewport(driver, PHONE_WIDTH, 812, mobile=True)
     try:
         for view in ("people", "live", "history", "model"):
