@@ -8,8 +8,7 @@ what a full reload holds, found without that reload.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,7 +18,6 @@ from PIL import Image
 from sqlalchemy import Engine, select, update
 
 import api.db.gallery as db_gallery
-from api.db.engine import create_db_engine, create_schema
 from api.db.gallery import load_delta, load_snapshot
 from api.db.people import NewFace, add_faces, create_person, delete_face, delete_person
 from api.db.schema import gallery_changes, gallery_state
@@ -29,22 +27,9 @@ from api.recognition.matcher import identify
 from api.recognition.release import Release
 from api.training import TrainingContext, reembed_all
 from api.vision import Face
-from tests.databases import mariadb_database, sqlite_url
 
 DIM = 16
 EMBEDDER = "facenet128"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with ExitStack() as stack:
-        url = sqlite_url(tmp_path) if request.param == "sqlite" else None
-        if url is None:
-            url = stack.enter_context(mariadb_database())
-        engine = create_db_engine(url)
-        stack.callback(engine.dispose)
-        create_schema(engine)
-        yield engine
 
 
 def unit(rng: np.random.Generator, count: int) -> np.ndarray:

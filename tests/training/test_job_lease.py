@@ -7,8 +7,6 @@ needed); tests/training/test_cluster.py shows the same across real processes.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,23 +14,10 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 
 from api.db import training_jobs as jobs
-from api.db.engine import create_db_engine, create_schema, utcnow
+from api.db.engine import utcnow
 from api.db.schema import training_jobs
 from api.training import TrainingContext
 from api.training_worker import TrainingWorker
-from tests.databases import mariadb_database, sqlite_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with ExitStack() as stack:
-        url = sqlite_url(tmp_path) if request.param == "sqlite" else None
-        if url is None:
-            url = stack.enter_context(mariadb_database())
-        engine = create_db_engine(url)
-        stack.callback(engine.dispose)
-        create_schema(engine)
-        yield engine
 
 
 def poller(engine: Engine, max_attempts: int = 2, lease: float = 0.3) -> TrainingWorker:
