@@ -8,11 +8,13 @@ tests/artifacts/ui/ (desktop and 375 px wide).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -27,22 +29,38 @@ pytest.importorskip("selenium", reason="selenium is absent: pip install -r requi
 
 PHONE_WIDTH = 375
 
+T = TypeVar("T")
+
 
 # ---- helpers ------------------------------------------------------------------------
 
 
 def wait_until(driver: Any, predicate: Callable[[Any], Any], what: str, timeout: float = 30) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(
-        predicate, f"waited {timeout} s for {what}"
-    )
+    return WebDriverWait(
+        driver,
+        timeout,
+        poll_frequency=0.2,
+        ignored_exceptions=(StaleElementReferenceException,),
+    ).until(predicate, f"waited {timeout} s for {what}")
+
+
+def reread(read: Callable[[], T], attempts: int = 20) -> T:
+    """`read()` again when the page rebuilt a list under it: the people and live lists are
+    re-rendered whole on every refresh, so an element found a moment ago may be gone."""
+    for _ in range(attempts - 1):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return read()
 
 
 def text(driver: Any, css: str) -> str:
-    return driver.find_element(By.CSS_SELECTOR, css).text
+    return reread(lambda: driver.find_element(By.CSS_SELECTOR, css).text)
 
 
 def texts(driver: Any, css: str) -> list[str]:
-    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
+    return reread(lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)])
 
 
 def visible(driver: Any, css: str) -> bool:
@@ -146,10 +164,10 @@ def test_enrol_by_dropping_then_sightings_appear_live_and_in_history(
 
     # The list shows them with 3 faces, a thumbnail from the thumbnail endpoint, never seen.
     wait_until(driver, lambda d: thumbnail_width(d, "renee") == 96, "renee's thumbnail")
-    row = person_row(driver, "renee")
-    assert row.find_element(By.CSS_SELECTOR, "strong").text == "Renée Zellweger"
-    assert row.find_element(By.CSS_SELECTOR, ".faces").text == "3"
-    assert row.find_element(By.CSS_SELECTOR, ".last-seen").text == "Never"
+    row = '#people-table tr[data-person-id="renee"]'
+    assert text(driver, f"{row} strong") == "Renée Zellweger"
+    assert text(driver, f"{row} .faces") == "3"
+    assert text(driver, f"{row} .last-seen") == "Never"
     assert admin.call("GET", "/api/v1/people/renee").json()["faces"] == 3
     save_screenshot(driver, ARTIFACTS / "people-after-enrolment.png")
 
@@ -169,7 +187,7 @@ def test_enrol_by_dropping_then_sightings_appear_live_and_in_history(
 
     # History from the person's row: one sighting, then a second camera while watching.
     go(driver, "people")
-    person_row(driver, "renee").find_element(By.LINK_TEXT, "History").click()
+    reread(lambda: person_row(driver, "renee").find_element(By.LINK_TEXT, "History").click())
     wait_until(driver, lambda d: len(texts(d, "#person-timeline li")) == 1, "one sighting")
     assert "door-1" in text(driver, "#person-timeline li")
     assert "Lobby" in text(driver, "#person-timeline li")
@@ -291,7 +309,8 @@ def test_delete_asks_for_confirmation(keyed_api: ApiProcess, admin: Keyed, brows
     wait_until(driver, lambda d: person_row(d, "bremer") is not None, "Paul Bremer's row")
 
     def ask() -> Any:
-        person_row(driver, "bremer").find_element(By.CSS_SELECTOR, "button.danger").click()
+        delete_button = (By.CSS_SELECTOR, "button.danger")
+        reread(lambda: person_row(driver, "bremer").find_element(*delete_button).click())
         dialog = driver.find_element(By.ID, "confirm-delete")
         wait_until(driver, lambda d: dialog.get_attribute("open") is not None, "the dialog")
         return dialog
@@ -321,7 +340,7 @@ def test_names_are_shown_as_text_never_run_as_markup(
     admin.create_person("eve", name)
     open_signed_in(driver, keyed_api.url)
     wait_until(driver, lambda d: person_row(d, "eve") is not None, "Eve's row")
-    assert person_row(driver, "eve").find_element(By.CSS_SELECTOR, "strong").text == name
+    assert text(driver, '#people-table tr[data-person-id="eve"] strong') == name
     assert driver.execute_script("return window.injected") is None
     assert driver.find_elements(By.CSS_SELECTOR, '#people-table img[src="x"]') == []
 
