@@ -54,7 +54,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(VENV)/.installed $(MANIFEST)
+bench: $(VENV)/.installed $(MANIFEST) mariadb
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 

@@ -3,8 +3,7 @@
 Each benchmark runs as its own process (`python -m benchmarks.<name>`), so one that fails
 or runs out of memory does not take the others with it; the report is regenerated from
 whatever JSON is in benchmarks/results/ at the end, and the exit status says whether any
-benchmark failed. Benchmarks other helpers add as benchmarks/training_*.py or
-benchmarks/gallery_*.py are found and run too (with --quick when their source offers it).
+benchmark failed. The gallery benchmark reads from MariaDB too (`make bench` starts it).
 
 Run: .venv/bin/python -m benchmarks.run_all [--quick] [--skip-slow] [--skip NAME ...]
      [--only NAME ...] [--list]
@@ -23,15 +22,13 @@ from benchmarks.common import REPO_ROOT
 
 log = logging.getLogger("benchmarks.run_all")
 
-BENCH_DIR = REPO_ROOT / "benchmarks"
-DISCOVERED = ("training_*.py", "gallery_*.py")
-
 
 @dataclass(frozen=True)
 class Benchmark:
     name: str  # module benchmarks.<name>
     quick_args: tuple[str, ...] = ()
     slow: bool = False  # minutes even when nothing else runs; --skip-slow leaves it out
+    args: tuple[str, ...] = ()  # always passed
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -41,21 +38,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("throughput", ("--faces", "16", "--repeats", "1")),
     Benchmark("api_recognize", ("--requests-per-level", "16"), slow=True),
     Benchmark("edge_benchmark", ("--repeats", "1", "--frames", "10")),
+    Benchmark("training_benchmark", ("--quick",), slow=True),
+    Benchmark("gallery_benchmark", ("--quick",), slow=True, args=("--mariadb",)),
 )
 
 
-def discovered() -> list[Benchmark]:
-    """Other helpers' benchmarks, in name order; --quick where their source mentions it."""
-    found = []
-    for pattern in DISCOVERED:
-        for path in sorted(BENCH_DIR.glob(pattern)):
-            offers_quick = '"--quick"' in path.read_text(encoding="utf-8")
-            found.append(Benchmark(path.stem, ("--quick",) if offers_quick else ()))
-    return found
-
-
 def plan(args: argparse.Namespace) -> list[Benchmark]:
-    chosen = [*BENCHMARKS, *discovered()]
+    chosen = list(BENCHMARKS)
     if args.only:
         chosen = [b for b in chosen if b.name in args.only]
     if args.skip_slow:
@@ -64,7 +53,7 @@ def plan(args: argparse.Namespace) -> list[Benchmark]:
 
 
 def run(benchmark: Benchmark, quick: bool) -> bool:
-    command = [sys.executable, "-m", f"benchmarks.{benchmark.name}"]
+    command = [sys.executable, "-m", f"benchmarks.{benchmark.name}", *benchmark.args]
     if quick:
         command += benchmark.quick_args
     log.info("running %s", " ".join(command[1:]))

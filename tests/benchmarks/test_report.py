@@ -70,7 +70,7 @@ def results_dir(tmp_path: Path) -> Path:
     files = {
         "lfw_view1": lfw_result(),
         "open_set_identification": open_set_result(),
-        # another helper's benchmark: declared headlines and its own table
+        # a benchmark the report knows nothing of: declared headlines, its own table
         "gallery_ivf": {
             "machine": MACHINE,
             "headlines": [{"what": "NN search, 1M faces", "value": "4.2 ms"}],
