@@ -234,7 +234,9 @@ SECTIONS: dict[str, Section] = {
     "throughput": Section(
         "FaceNet throughput against the machine's limit",
         "Embeddings/s on onnxruntime (what the API runs) and TensorFlow (the source graphs), "
-        "against numpy's float32 GEMM rate and the model's FLOPs per face. Per CPU-second "
+        "against numpy's float32 GEMM rate (with the kernel OpenBLAS picks for this CPU, "
+        "named in the table: a machine that pins an older one, as OPENBLAS_CORETYPE=Haswell "
+        "on an AVX-512 CPU does, halves it) and the model's FLOPs per face. Per CPU-second "
         "figures are what the work costs on idle cores; wall-clock ones include whatever "
         "else ran on the machine: with a load average near or above the core count, a "
         "second thread rarely finds a free core, so 2-thread wall figures are not a "

@@ -4,7 +4,8 @@
   models.runtime.ModelStore) and on TensorFlow (the same weights in their source graphs,
   benchmarks/tf_throughput.py in the build venv), batch 1 and 16, 1 and 2 threads;
 - the machine's float32 GEMM rate: numpy (OpenBLAS) multiplying two n x n matrices,
-  2 n^3 FLOP, on 1 and 2 BLAS threads: the rate a well-tuned dense kernel reaches here;
+  2 n^3 FLOP, on 1 and 2 BLAS threads, with the kernel OpenBLAS picks for this CPU
+  (benchmarks/gemm_rate.py): the rate a well-tuned dense kernel reaches here;
 - the model's FLOPs per face, counted from the ONNX graph (benchmarks/flops.py);
 - so the fraction of the machine's GEMM rate each runtime reaches.
 Inputs are preprocessed before timing; each figure is the best of --repeats passes.
@@ -29,19 +30,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from api.vision import EMBEDDER_NAMES
 from benchmarks.common import (
     REPO_ROOT,
     RESULTS,
     chart,
-    fastest_times,
     load_average,
     markdown_table,
     write_result,
 )
 from benchmarks.flops import flops_per_sample
+from benchmarks.gemm_rate import measure_unpinned
 from benchmarks.rate import BATCHES, embeddings_per_second, model_inputs
 from models.runtime import ModelStore
 
@@ -50,22 +50,6 @@ log = logging.getLogger("benchmarks.throughput")
 THREADS = (1, 2)
 GEMM_SIZE = 2048
 BUILD_PYTHON = REPO_ROOT / ".venv-build" / "bin" / "python"
-
-
-def gemm_gflops(threads: int, size: int, repeats: int) -> dict[str, float]:
-    """float32 matrix product rate with `threads` BLAS threads: GFLOP per wall second and
-    per CPU second."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size), dtype=np.float32)
-    b = rng.standard_normal((size, size), dtype=np.float32)
-    with threadpool_limits(limits=threads, user_api="blas"):
-        a @ b  # warm-up: the first call allocates the threads' buffers
-        timing = fastest_times(repeats, np.matmul, a, b)
-    flop = 2 * size**3
-    return {
-        "gflops": round(flop / timing.wall_s / 1e9, 1),
-        "gflops_per_cpu_s": round(flop / timing.cpu_s / 1e9, 1),
-    }
 
 
 def onnxruntime_rows(store: ModelStore, faces: int, repeats: int) -> list[dict[str, Any]]:
@@ -149,8 +133,9 @@ def main() -> None:
     load_before = load_average()
     store = ModelStore()
     flops = {model: flops_per_sample(store.path(model)) for model in EMBEDDER_NAMES}
-    gemm = {t: gemm_gflops(t, GEMM_SIZE, args.repeats) for t in THREADS}
-    log.info("GEMM %s; FLOPs/face %s", gemm, flops)
+    measured = measure_unpinned(THREADS, GEMM_SIZE, args.repeats)
+    gemm, kernel = measured["rates"], measured["kernel"]
+    log.info("GEMM (%s kernel) %s; FLOPs/face %s", kernel, gemm, flops)
     rows = onnxruntime_rows(store, args.faces, args.repeats)
     tf_version = None
     if not args.no_tensorflow:
@@ -192,7 +177,11 @@ def main() -> None:
     limits = markdown_table(
         ["machine limit", "1 thread", "2 threads"],
         [
-            ["numpy float32 GEMM, GFLOP/s", gemm[1]["gflops"], gemm[2]["gflops"]],
+            [
+                f"numpy float32 GEMM ({kernel} kernel), GFLOP/s",
+                gemm[1]["gflops"],
+                gemm[2]["gflops"],
+            ],
             ["the same per CPU-second", gemm[1]["gflops_per_cpu_s"], gemm[2]["gflops_per_cpu_s"]],
         ]
         + [[f"{m}: GFLOP per face", f"{flops[m] / 1e9:.2f}", ""] for m in EMBEDDER_NAMES],
@@ -207,6 +196,7 @@ def main() -> None:
             "repeats": args.repeats,
             "gemm_size": GEMM_SIZE,
             "gemm": {str(t): v for t, v in gemm.items()},
+            "gemm_kernel": kernel,
             "flops_per_face": flops,
             "onnxruntime": metadata.version("onnxruntime"),
             "tensorflow": tf_version,
