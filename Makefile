@@ -20,7 +20,9 @@ export MODEL_DIR ?= $(CURDIR)/var/models
 venv: $(VENV)/.installed
 build-venv: $(BUILD_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+# The last two are pulled in by requirements-dev.txt (-r): a change to either reinstalls.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml \
+    benchmarks/requirements.txt kubernetes-deployment-azure/requirements-check.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -55,7 +57,6 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 bench: $(VENV)/.installed $(MANIFEST) mariadb
-	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 
 clean:

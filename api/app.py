@@ -91,13 +91,13 @@ def _require_schema() -> None:
 
 def _authenticate() -> None:
     """Every request but the operational endpoints needs a key of the right scope."""
-    if required_scope(request.method, request.path) is None:
+    needed = required_scope(request.method, request.path)
+    if needed is None:
         return
     svc = services()
-    with svc.engine.connect() as conn:
-        g.caller = svc.authenticator.authenticate(
-            conn, request.method, request.path, request.headers.get(HEADER)
-        )
+    g.caller = svc.authenticator.authenticate(
+        svc.engine.connect, needed, request.headers.get(HEADER)
+    )
 
 
 def settings_from(overrides: dict[str, Any]) -> Settings:

@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +49,15 @@ _PUBLIC_PATHS = (
 )
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
+# Opens a database connection (`engine.connect`): handed over instead of an open one, so
+# that a request whose key is in the environment never takes one from the pool for auth.
+ConnectionFactory = Callable[[], Connection]
+
 
 @dataclass(frozen=True)
 class Caller:
     """The authenticated key of a request (None where auth is off)."""
 
-    key_id: str
     scope: str
     camera_id: str | None
 
@@ -126,36 +130,43 @@ class Authenticator:
         match = None
         for stored, scope in self.env_keys.items():
             if hmac.compare_digest(stored, presented):
-                match = Caller(key_id=f"env:{stored[:8]}", scope=scope, camera_id=None)
+                match = Caller(scope=scope, camera_id=None)
         return match
 
-    def _from_db(self, conn: Connection, token: str) -> Caller | None:
+    def _from_db(self, connect: ConnectionFactory, token: str) -> Caller | None:
         parts = split_token(token)
         if parts is None:
             return None
-        row = keys_db.find_active(conn, parts[0])
+        with connect() as conn:
+            row = keys_db.find_active(conn, parts[0])
         if row is None or not hmac.compare_digest(row["secret_sha256"], digest(parts[1])):
             return None
-        return Caller(key_id=row["key_id"], scope=row["scope"], camera_id=row["camera_id"])
+        return Caller(scope=row["scope"], camera_id=row["camera_id"])
 
-    def keys_exist(self, conn: Connection) -> bool:
-        return bool(self.env_keys) or keys_db.any_active(conn)
+    def keys_exist(self, connect: ConnectionFactory) -> bool:
+        if self.env_keys:
+            return True
+        with connect() as conn:
+            return keys_db.any_active(conn)
 
     def authenticate(
-        self, conn: Connection, method: str, path: str, token: str | None
+        self, connect: ConnectionFactory, needed: str, token: str | None
     ) -> Caller | None:
-        needed = required_scope(method, path)
-        if needed is None:
-            return None
+        """The caller of a request that needs scope `needed` (see `required_scope`, which
+        the caller has already asked); None for a loopback caller while no key exists.
+
+        The database is asked only when the environment's keys cannot answer: a token that
+        is not one of them, or no token while no key is configured there.
+        """
         if token is None:
-            if not self.keys_exist(conn):
+            if not self.keys_exist(connect):
                 if is_loopback(request.remote_addr):
                     return None
                 raise ApiError(
                     403, "FORBIDDEN", "no API key is configured: this service only answers loopback"
                 )
             raise ApiError(401, "UNAUTHORIZED", f"send a valid API key in the {HEADER} header")
-        caller = self._from_env(token) or self._from_db(conn, token)
+        caller = self._from_env(token) or self._from_db(connect, token)
         if caller is None:
             raise ApiError(401, "UNAUTHORIZED", "the API key is invalid or revoked")
         if needed == ADMIN and caller.scope != ADMIN:
@@ -167,7 +178,7 @@ def current_caller() -> Caller | None:
     return g.get("caller")
 
 
-def check_bind_allowed(hosts: list[str], conn_factory) -> None:
+def check_bind_allowed(hosts: list[str], conn_factory: ConnectionFactory) -> None:
     """Refuse to serve a non-loopback address while no API key exists anywhere.
 
     Called by gunicorn before it binds. When the database cannot be asked, start anyway:

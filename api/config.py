@@ -7,6 +7,7 @@ and tests can build an app from a dict without touching `os.environ`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ class Settings:
             raw = env.get(spec.name.upper())
             if raw is None or raw == "":
                 continue
-            values[spec.name] = _parse(spec.name, raw)
+            values[spec.name] = _FIELD_PARSERS[spec.name](raw)
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
@@ -59,33 +60,20 @@ class Settings:
         return Settings(**data)
 
 
-_PATHS = {"model_dir", "face_models_dir"}
-_INTS = {
-    "ort_intra_op_threads",
-    "max_request_bytes",
-    "max_image_pixels",
-    "max_images_per_request",
-    "min_face_size",
-    "keep_releases",
-    "training_max_attempts",
-    "training_threads",
-}
-_FLOATS = {
-    "recognize_threshold",
-    "db_timeout_seconds",
-    "training_lease_seconds",
-    "training_poll_seconds",
-}
-_BOOLS = {"flip_augmentation", "delete_events_with_person"}
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _parse(name: str, raw: str) -> Any:
-    if name in _PATHS:
-        return Path(raw)
-    if name in _INTS:
-        return int(raw)
-    if name in _FLOATS:
-        return float(raw)
-    if name in _BOOLS:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return raw
+# A field's declared type (a string: annotations are postponed), less any `| None`,
+# names how its variable is read.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "Path": Path,
+    "int": int,
+    "float": float,
+    "bool": _flag,
+}
+# Built at import, so a field of a type with no parser fails at once, not on first use.
+_FIELD_PARSERS = {
+    spec.name: _PARSERS[spec.type.removesuffix(" | None")] for spec in fields(Settings)
+}

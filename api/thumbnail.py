@@ -34,9 +34,9 @@ def square_around(
     return x0, y0, x0 + side, y0 + side
 
 
-def _upright_size(image: Image.Image) -> tuple[int, int]:
+def _upright_size(image: Image.Image, orientation: int) -> tuple[int, int]:
     width, height = image.size
-    if exif_orientation(image) in _QUARTER_TURNS:
+    if orientation in _QUARTER_TURNS:
         return height, width
     return width, height
 
@@ -44,14 +44,16 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
 def face_thumbnail(image: bytes, box: tuple[float, float, float, float], size: int) -> bytes:
     """JPEG bytes, `size` x `size` pixels (never upscaled past the crop's own size)."""
     with Image.open(io.BytesIO(image)) as stored:
-        width, height = _upright_size(stored)
+        # Read before draft(), which changes the decode scale but not the metadata.
+        orientation = exif_orientation(stored)
+        width, height = _upright_size(stored, orientation)
         square = square_around(box, width, height)
         wanted = min(1.0, (size + 2) / (square[2] - square[0]))  # +2: rounding slack
         raw_width = stored.size[0]
         # JPEG only (a no-op otherwise): decode at 1/2, 1/4 or 1/8 while still >= wanted.
         stored.draft("RGB", (round(stored.size[0] * wanted), round(stored.size[1] * wanted)))
         scale = stored.size[0] / raw_width
-        turned = upright(stored, exif_orientation(stored)).convert("RGB")
+        turned = upright(stored, orientation).convert("RGB")
     if scale != 1.0:
         left, top, right, bottom = box
         square = square_around(

@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
 from api.db import training_jobs as jobs
-from api.db.gallery import ADDED, encode_vector, load_snapshot, record_changes
+from api.db.gallery import ADDED, GallerySnapshot, encode_vector, load_snapshot, record_changes
 from api.db.schema import face_embeddings, face_images
 from api.imaging import decode_image
 from api.recognition.classifier import train_linear_classifier
@@ -90,7 +90,6 @@ def reembed_all(context: TrainingContext, progress: Progress) -> int:
         with context.engine.connect() as conn:
             rows = conn.execute(select(face_images).where(face_images.c.face_id.in_(batch))).all()
         vectors: dict[int, np.ndarray] = {}
-        owners: dict[int, str] = {}
         for row in rows:
             rgb = decode_image(row.image, context.max_image_pixels).rgb
             stored_box = (row.box_left, row.box_top, row.box_right, row.box_bottom)
@@ -100,7 +99,6 @@ def reembed_all(context: TrainingContext, progress: Progress) -> int:
                 continue
             face = max(faces, key=lambda found: _box_overlap(found, stored_box))
             vectors[row.face_id] = context.analyzer.embed_faces(rgb, [face])[0].embedding
-            owners[row.face_id] = row.person_id
         with context.engine.begin() as conn:
             conn.execute(
                 delete(face_embeddings).where(
@@ -121,10 +119,28 @@ def reembed_all(context: TrainingContext, progress: Progress) -> int:
                         for fid, v in vectors.items()
                     ],
                 )
+            owners = {row.face_id: row.person_id for row in rows if row.face_id in vectors}
             record_changes(conn, ADDED, owners)
         progress(REEMBED_SHARE * (start + len(batch)) / len(face_ids))
         done += len(vectors)
     return done
+
+
+def release_from_snapshot(
+    snapshot: GallerySnapshot, embedder: str, threshold: float, threads: int, version: str
+) -> Release:
+    """The release a training publishes, fitted on `snapshot`'s embeddings; shared with
+    benchmarks/open_set_identification.py so that it measures exactly this release."""
+    return Release(
+        version=version,
+        embedder=embedder,
+        threshold=threshold,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        classifier=train_linear_classifier(
+            snapshot.vectors, list(snapshot.person_ids), threads=threads
+        ),
+        faces=snapshot.size,
+    )
 
 
 def train_release(context: TrainingContext) -> Release:
@@ -134,16 +150,8 @@ def train_release(context: TrainingContext) -> Release:
         snapshot = load_snapshot(conn, embedder.name, embedder.dim)
     if snapshot.size == 0:
         raise TrainingError(f"no enrolled face has a {embedder.name} embedding; enrol people first")
-    classifier = train_linear_classifier(
-        snapshot.vectors, list(snapshot.person_ids), threads=context.threads
-    )
-    return Release(
-        version=new_version(),
-        embedder=embedder.name,
-        threshold=context.threshold,
-        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        classifier=classifier,
-        faces=snapshot.size,
+    return release_from_snapshot(
+        snapshot, embedder.name, context.threshold, context.threads, new_version()
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -125,6 +125,17 @@ def claim_queued(conn: Connection, job_id: str, owner: str, lease_seconds: float
     return _claim(conn, job_id, owner) if claimed else None
 
 
+def _expired(job_id: str, attempts: int, now: datetime) -> Any:
+    """The job, still running at `attempts` with its lease past at `now`: the fence of
+    whoever takes over or fails a dead runner's job (one of two pollers wins)."""
+    return (
+        (training_jobs.c.job_id == job_id)
+        & (training_jobs.c.status == RUNNING)
+        & (training_jobs.c.attempts == attempts)
+        & (training_jobs.c.lease_expires_at < now)
+    )
+
+
 def take_over(
     conn: Connection, job_id: str, attempts: int, owner: str, lease_seconds: float
 ) -> Claim | None:
@@ -132,12 +143,7 @@ def take_over(
     now = utcnow()
     taken = conn.execute(
         update(training_jobs)
-        .where(
-            (training_jobs.c.job_id == job_id)
-            & (training_jobs.c.status == RUNNING)
-            & (training_jobs.c.attempts == attempts)
-            & (training_jobs.c.lease_expires_at < now)
-        )
+        .where(_expired(job_id, attempts, now))
         .values(
             started_at=now,
             lease_owner=owner,
@@ -154,12 +160,7 @@ def abandon(conn: Connection, job_id: str, attempts: int, reason: str) -> bool:
     return bool(
         conn.execute(
             update(training_jobs)
-            .where(
-                (training_jobs.c.job_id == job_id)
-                & (training_jobs.c.status == RUNNING)
-                & (training_jobs.c.attempts == attempts)
-                & (training_jobs.c.lease_expires_at < utcnow())
-            )
+            .where(_expired(job_id, attempts, utcnow()))
             .values(_ended(FAILED, reason))
         ).rowcount
     )

@@ -95,12 +95,12 @@ def _solve_classes(
 
 
 def _nearest_negatives(
-    embeddings: np.ndarray, targets: np.ndarray, rows: np.ndarray, n_classes: int, count: int
+    faces: np.ndarray, targets: np.ndarray, rows: np.ndarray, n_classes: int, count: int
 ) -> list[np.ndarray]:
     """Each class's own faces plus the `count` other faces closest to its mean (of `rows`)."""
-    candidates = embeddings[rows].astype(np.float32)
+    candidates = faces[rows]
     owners = targets[rows]
-    sums = np.zeros((n_classes, embeddings.shape[1]), dtype=np.float32)
+    sums = np.zeros((n_classes, faces.shape[1]), dtype=np.float32)
     np.add.at(sums, owners, candidates)
     working: list[np.ndarray] = []
     count = min(count, len(rows) - 1)
@@ -117,7 +117,7 @@ def _nearest_negatives(
 
 
 def _violators(
-    embeddings: np.ndarray, targets: np.ndarray, weights: np.ndarray, working: list[np.ndarray]
+    faces: np.ndarray, targets: np.ndarray, weights: np.ndarray, working: list[np.ndarray]
 ) -> dict[int, np.ndarray]:
     """Per class, the worst faces outside its working set that fall inside its margin.
 
@@ -125,7 +125,6 @@ def _violators(
     missing: those scoring above -1. Rows whose target is negative take part in no class
     (held out by the caller).
     """
-    faces = embeddings.astype(np.float32)
     held_out = targets < 0
     found: dict[int, np.ndarray] = {}
     for first in range(0, len(weights), SCORE_CHUNK):
@@ -161,10 +160,13 @@ def fit_ovr_l2svm(
     all rows (`warm`) can start a fit on fewer.
     """
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float64)
+    # liblinear solves in float64; scoring every face, each round, is done in float32,
+    # converted here once per fit rather than once per round.
+    faces = embeddings.astype(np.float32)
     targets = np.asarray(targets, dtype=np.int64)
     if warm is None:
         rows = np.flatnonzero(targets >= 0)
-        working = _nearest_negatives(embeddings, targets, rows, n_classes, INITIAL_NEGATIVES)
+        working = _nearest_negatives(faces, targets, rows, n_classes, INITIAL_NEGATIVES)
     else:
         working = list(warm.working)
 
@@ -175,7 +177,7 @@ def fit_ovr_l2svm(
     pending = np.arange(n_classes)
     for round_number in range(1, MAX_ROUNDS + 1):
         _solve_classes(embeddings, signs_of, pending, working, weights, c, threads)
-        missing = _violators(embeddings, targets, weights, working)
+        missing = _violators(faces, targets, weights, working)
         if not missing:
             return OvrSolution(
                 coef=weights[:, :-1],

@@ -10,7 +10,7 @@ from flask_restx import Namespace, Resource
 from api.db import activity
 from api.db.engine import utcnow
 from api.errors import ApiError
-from api.routes.inputs import person_id_or_400, timestamp_or_400
+from api.routes.inputs import iso, person_id_or_400, timestamp_or_400
 from api.services import services
 
 ns = Namespace("activity", path="/api/v1", description="Counts of recognitions for charts")
@@ -18,10 +18,6 @@ ns = Namespace("activity", path="/api/v1", description="Counts of recognitions f
 DEFAULT_HOURS = 24
 MAX_HOURS = 31 * 24
 MAX_CAMERAS = 500
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat() + "Z"
 
 
 def floor_hour(moment: datetime) -> datetime:

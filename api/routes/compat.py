@@ -23,7 +23,13 @@ from api.db.engine import erase_deleted_data
 from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.recognition.pipeline import Sighting, recognize_image
-from api.routes.inputs import files_or_400, person_id_or_400, single_file_or_400, text_or_400
+from api.routes.inputs import (
+    files_or_400,
+    iso,
+    person_id_or_400,
+    single_file_or_400,
+    text_or_400,
+)
 from api.routes.recognition import camera_of_request
 from api.routes.training import job_json, queue_training
 from api.services import services
@@ -190,5 +196,5 @@ class LastKnownLocation(Resource):
             "id": person_id,
             "camera_id": event["camera_id"],
             "location_id": event["location"],
-            "timestamp": event["captured_at"].isoformat() + "Z",
+            "timestamp": iso(event["captured_at"]),
         }

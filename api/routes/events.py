@@ -10,7 +10,7 @@ from flask_restx import Namespace, Resource
 from api.db import events as events_db
 from api.db import people as people_db
 from api.errors import not_found
-from api.routes.inputs import page_or_400, person_id_or_400, timestamp_or_400
+from api.routes.inputs import iso, page_or_400, person_id_or_400, timestamp_or_400
 from api.services import services
 
 ns = Namespace("events", path="/api/v1", description="Recognition history")
@@ -19,8 +19,8 @@ ns = Namespace("events", path="/api/v1", description="Recognition history")
 def event_json(event: dict[str, Any]) -> dict[str, Any]:
     return {
         **event,
-        "captured_at": event["captured_at"].isoformat() + "Z",
-        "received_at": event["received_at"].isoformat() + "Z",
+        "captured_at": iso(event["captured_at"]),
+        "received_at": iso(event["received_at"]),
     }
 
 
@@ -81,6 +81,6 @@ class LastSeen(Resource):
             "seen": True,
             "camera_id": event["camera_id"],
             "location": event["location"],
-            "captured_at": event["captured_at"].isoformat() + "Z",
+            "captured_at": iso(event["captured_at"]),
             "event_id": event["event_id"],
         }

@@ -1,4 +1,5 @@
-"""Validation of what clients send: identifiers, names, pages, times, uploaded files.
+"""Validation of what clients send: identifiers, names, pages, times, uploaded files; and
+`iso`, the one form every answer writes a time in (what `timestamp_or_400` reads back).
 
 Identifiers end up in URLs, file names of exports and SQL parameters: they are 1-128
 letters (with the combining marks many scripts write them with), digits and `. _ - @`, in
@@ -113,6 +114,11 @@ def timestamp_or_400(value: str | None, field: str) -> datetime | None:
     except (ValueError, OverflowError):  # 0001-01-01T00:00+05:00 is before year 1 in UTC
         raise ApiError(400, "VALIDATION_ERROR", f"{field} must be an ISO 8601 time") from None
     return moment
+
+
+def iso(moment: datetime) -> str:
+    """A stored time (naive UTC, see `api.db.engine.utcnow`) as ISO 8601 marked UTC."""
+    return moment.isoformat() + "Z"
 
 
 def require_multipart() -> None:

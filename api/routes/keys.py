@@ -9,7 +9,7 @@ from api.auth import SCOPES
 from api.db import api_keys as keys_db
 from api.errors import not_found
 from api.keys import create_key
-from api.routes.inputs import person_id_or_400, text_or_400
+from api.routes.inputs import iso, person_id_or_400, text_or_400
 from api.services import services
 
 ns = Namespace("keys", path="/api/v1/keys", description="API keys (admin)")
@@ -27,8 +27,8 @@ new_key = ns.model(
 def _key_json(key: dict) -> dict:
     return {
         **key,
-        "created_at": key["created_at"].isoformat() + "Z",
-        "revoked_at": key["revoked_at"].isoformat() + "Z" if key.get("revoked_at") else None,
+        "created_at": iso(key["created_at"]),
+        "revoked_at": iso(key["revoked_at"]) if key.get("revoked_at") else None,
     }
 
 

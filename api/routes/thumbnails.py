@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_restx import Namespace, Resource
 
-from api.db.face_image import stored_image
+from api.db.face_image import image_bytes, stored_face
 from api.errors import ApiError, not_found
 from api.routes.inputs import person_id_or_400
 from api.services import services
@@ -44,16 +44,18 @@ class FaceThumbnail(Resource):
         person_id_or_400(person_id)
         size = size_or_400()
         with services().engine.connect() as conn:
-            stored = stored_image(conn, person_id, face_id)
-        if stored is None:
-            raise not_found("face", face_id)
-        etag = f"{stored.sha256[:32]}-{size}"
-        if etag in request.if_none_match:
+            face = stored_face(conn, person_id, face_id)
+            if face is None:
+                raise not_found("face", face_id)
+            etag = f"{face.sha256[:32]}-{size}"
+            fresh = etag in request.if_none_match
+            image = None if fresh else image_bytes(conn, face)
+        if fresh:
             response = Response(status=304)
+        elif image is None:  # deleted between the two reads
+            raise not_found("face", face_id)
         else:
-            response = Response(
-                face_thumbnail(stored.image, stored.box, size), mimetype="image/jpeg"
-            )
+            response = Response(face_thumbnail(image, face.box, size), mimetype="image/jpeg")
         response.set_etag(etag)
         response.headers["Cache-Control"] = "private, no-cache"
         return response

@@ -9,6 +9,7 @@ from flask_restx import Namespace, Resource, fields
 
 from api.db import training_jobs as jobs
 from api.errors import not_found
+from api.routes.inputs import iso
 from api.services import Services, services
 
 ns = Namespace("training", path="/api/v1", description="Training jobs and the live model")
@@ -31,9 +32,9 @@ def job_json(job: dict[str, Any]) -> dict[str, Any]:
         "people": job["people_count"],
         "faces": job["faces_count"],
         "attempts": job["attempts"],
-        "created_at": job["created_at"].isoformat() + "Z",
-        "started_at": started.isoformat() + "Z" if started else None,
-        "finished_at": finished.isoformat() + "Z" if finished else None,
+        "created_at": iso(job["created_at"]),
+        "started_at": iso(started) if started else None,
+        "finished_at": iso(finished) if finished else None,
         "duration_seconds": (finished - started).total_seconds() if started and finished else None,
     }
 
