@@ -32,7 +32,7 @@ class EdgeStats:
         self._started = time.monotonic()
         self._counts: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
-        self.spool_dropped = 0
+        self.spool_dropped = 0  # the spool counts its drops; copied in for the report
 
     def add(self, name: str, amount: int = 1) -> None:
         if name not in self.COUNTERS:

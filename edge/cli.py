@@ -18,17 +18,35 @@ from edge.detectors import DETECTOR_NAMES, FaceDetector, open_detector
 from edge.sender import SenderConfig
 from edge.spool import Spool
 from edge.tracker import IouTracker, TrackerConfig
+from models.runtime import intra_op_threads_from_env
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
-def configure_logging(verbose: bool) -> None:
+def make_parser(doc: str) -> argparse.ArgumentParser:
+    """A program's parser: the first paragraph of its docstring as description (the
+    examples stay in the source), and the -v every program has."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, exit with a usage error (not a traceback) when a program that talks to the
+    API was given no address, and configure logging before the program's first log line."""
+    args = parser.parse_args(argv)
+    if hasattr(args, "url"):  # the program called add_api_args
+        try:
+            base_url_from(args.url, args.ip_address)
+        except ValueError as error:
+            parser.error(str(error))
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    return args
 
 
 def add_api_args(parser: argparse.ArgumentParser) -> None:
@@ -49,16 +67,8 @@ def add_api_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
 
 
-def check_api_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit with a usage error (not a traceback) when no API address was given."""
-    if not (args.url or args.ip_address):
-        parser.error("give the API address with --url (or --ip-address host:port)")
-
-
-def client_from_args(args: argparse.Namespace, pool_size: int = 8) -> CloudClient:
-    return CloudClient(
-        base_url_from(args.url, args.ip_address), args.api_key, args.timeout, pool_size
-    )
+def client_from_args(args: argparse.Namespace) -> CloudClient:
+    return CloudClient(base_url_from(args.url, args.ip_address), args.api_key, args.timeout)
 
 
 def add_detector_args(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +82,7 @@ def add_detector_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--threads",
         type=int,
-        default=int(_env("ORT_INTRA_OP_THREADS", "1")),
+        default=intra_op_threads_from_env(),
         help="onnxruntime intra-op threads (env ORT_INTRA_OP_THREADS)",
     )
     group.add_argument(
@@ -184,4 +194,3 @@ def add_display_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="never open a window (also automatic without a display)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

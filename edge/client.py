@@ -60,26 +60,16 @@ def isoformat_utc(moment: datetime) -> str:
 class CloudClient:
     """The cloud API's v1 endpoints the edge and the programs use."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None = None,
-        timeout: float = 10.0,
-        pool_size: int = 8,
-    ) -> None:
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._api_key = api_key
-        self._pool_size = pool_size
         self._local = threading.local()
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=self._pool_size)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
             if self._api_key:
                 session.headers["X-API-Key"] = self._api_key
             self._local.session = session
@@ -136,11 +126,6 @@ class CloudClient:
     def create_person(self, person_id: str, name: str) -> dict[str, Any]:
         return self.request(
             "POST", f"{API_PREFIX}/people", json={"person_id": person_id, "name": name}
-        )
-
-    def list_people(self, page: int = 1, per_page: int = 100) -> dict[str, Any]:
-        return self.request(
-            "GET", f"{API_PREFIX}/people", params={"page": page, "per_page": per_page}
         )
 
     def add_faces(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -44,14 +45,23 @@ class CropPolicy:
 
 @dataclass(frozen=True)
 class FaceCrop:
-    """A face cut out of a frame (not yet encoded) and what the tracker judges it by.
+    """A face cut out of a frame (not yet scaled or encoded) and what the tracker judges
+    it by.
 
-    Encoding waits until the tracker decides to send, so duplicates cost no JPEG work."""
+    Scaling and encoding wait until the tracker decides to send, so duplicates cost no
+    resize and no JPEG work: `image` is computed on first use, from `pixels`, a view of
+    the frame (so read it before the frame is drawn on)."""
 
-    image: np.ndarray  # BGR, longest side <= max_size
+    pixels: np.ndarray  # BGR, the frame inside `region`, full resolution
+    max_size: int
     region: tuple[int, int, int, int]  # left, top, right, bottom in the frame
     face_area: float
     sharpness: float
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        """The crop sent: BGR, longest side <= max_size."""
+        return fit_longest_side(self.pixels, self.max_size)
 
 
 def grow_box(
@@ -101,7 +111,8 @@ def make_crop(frame_bgr: np.ndarray, box: Box, policy: CropPolicy) -> FaceCrop |
     if fr <= fl or fb <= ft:
         return None
     return FaceCrop(
-        image=fit_longest_side(frame_bgr[top:bottom, left:right], policy.max_size),
+        pixels=frame_bgr[top:bottom, left:right],
+        max_size=policy.max_size,
         region=(left, top, right, bottom),
         face_area=box.area,
         sharpness=sharpness(frame_bgr[ft:fb, fl:fr]),

@@ -1,15 +1,17 @@
-"""Enrolling people through the API: shared by the two add-user programs."""
+"""Enrolling people through the API: shared by the two add-user programs, down to what
+they print (the `*_and_report` functions), so both read the same to a user."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from edge.client import CloudClient, CloudRejectedError
+from edge.client import CloudClient, CloudError, CloudRejectedError
 from edge.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -79,10 +81,46 @@ def upload_faces(
     return result
 
 
-def train(client: CloudClient, mode: str = "optimized", wait: bool = True) -> dict[str, Any]:
-    """Queue a training job; with `wait`, poll it to the end and return its final state."""
+def train(client: CloudClient, mode: str = "optimized") -> dict[str, Any]:
+    """Queue a training job, poll it to the end and return its final state."""
     job = client.start_training(mode)
     log.info("training job %s queued", job.get("job_id"))
-    if wait:
-        return client.wait_for_training(job["job_id"])
-    return job
+    return client.wait_for_training(job["job_id"])
+
+
+def ensure_person_and_report(client: CloudClient, person_id: str, name: str) -> None:
+    """Create the person, saying so when it already exists (its images are added to)."""
+    if not ensure_person(client, person_id, name):
+        print(f"{person_id}: already exists, adding images to it")
+
+
+def upload_and_report(
+    client: CloudClient,
+    person_id: str,
+    images: Iterable[tuple[str, bytes]],
+    count: int,
+    batch_size: int = 8,
+) -> EnrolResult:
+    """`upload_faces` with a progress bar over `count` images, then its summary printed."""
+    progress = Progress(f"uploading {person_id}", count)
+    result = upload_faces(client, person_id, images, batch_size, progress)
+    progress.close()
+    print(result.summary(person_id))
+    return result
+
+
+def train_and_report(client: CloudClient, mode: str = "optimized") -> bool:
+    """`train`, its final state printed; True when the job succeeded."""
+    job = train(client, mode)
+    print(f"training {job.get('job_id')}: {job.get('status')}")
+    return job.get("status") == "succeeded"
+
+
+def report_cloud_errors(enrol: Callable[[], int]) -> int:
+    """`enrol()`'s exit code, or 1 with the error on stderr (not a traceback) when the
+    cloud failed it: unreachable, or a request refused such as a wrong key."""
+    try:
+        return enrol()
+    except CloudError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -52,17 +52,24 @@ def identity_from_answer(answer: dict[str, Any]) -> Identity | None:
     )
 
 
+TrackStatus = Literal["known", "unknown", "no_face", "waiting"]
+
+# What a box shows for each status but "known" (which shows the name and confidence).
+_STATUS_TEXT = {"unknown": "unknown", "no_face": "no face", "waiting": "..."}
+
+
 class TrackLabels:
-    """Best identity per track id; written by sender threads, read by the display loop."""
+    """Best identity per track id; written by sender threads, read by the display loop.
+
+    A track the cloud answered for without finding a face (an edge false positive) maps
+    to None, so answered and still waiting tracks stay apart."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._identities: dict[int, Identity] = {}
-        self._answered: set[int] = set()
+        self._identities: dict[int, Identity | None] = {}
 
     def update(self, track_id: int, identity: Identity) -> None:
         with self._lock:
-            self._answered.add(track_id)
             if identity.better_than(self._identities.get(track_id)):
                 self._identities[track_id] = identity
 
@@ -74,24 +81,37 @@ class TrackLabels:
             self.update(track_id, identity)
         else:
             with self._lock:
-                self._answered.add(track_id)
+                self._identities.setdefault(track_id, None)
 
     def answered(self, track_id: int) -> bool:
         with self._lock:
-            return track_id in self._answered
+            return track_id in self._identities
 
     def get(self, track_id: int) -> Identity | None:
         with self._lock:
             return self._identities.get(track_id)
+
+    def status(
+        self, track_id: int, min_confidence: float = 0.0
+    ) -> tuple[TrackStatus, Identity | None]:
+        """The track's status and best identity, read together (answers keep arriving):
+        "known" (named with `min_confidence` or more), "unknown", "no_face" (the cloud
+        found none in any crop of it) or "waiting" (no answer yet)."""
+        with self._lock:
+            answered = track_id in self._identities
+            identity = self._identities.get(track_id)
+        if identity is None:
+            return ("no_face" if answered else "waiting"), None
+        if identity.known and identity.confidence >= min_confidence:
+            return "known", identity
+        return "unknown", identity
 
     def text(self, track_id: int | None, min_confidence: float = 0.0) -> str:
         """What to draw: the name and confidence, "unknown", "no face" (the cloud found
         none in the crop), or "..." while waiting."""
         if track_id is None:
             return "..."
-        identity = self.get(track_id)
-        if identity is None:
-            return "no face" if self.answered(track_id) else "..."
-        if not identity.known or identity.confidence < min_confidence:
-            return "unknown"
-        return f"{identity.name or identity.person_id} {identity.confidence:.2f}"
+        status, identity = self.status(track_id, min_confidence)
+        if status == "known" and identity is not None:
+            return f"{identity.name or identity.person_id} {identity.confidence:.2f}"
+        return _STATUS_TEXT[status]

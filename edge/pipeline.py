@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.accounting import EdgeStats
-from edge.crops import CropPolicy, FaceCrop, encode_jpeg, make_crop
+from edge.crops import CropPolicy, encode_jpeg, make_crop
 from edge.detectors import FaceDetector
 from edge.geometry import Detection
 from edge.scenecut import SceneCutDetector
@@ -22,12 +22,10 @@ CropSink = Callable[[SpooledCrop, int | None], None]
 
 @dataclass(frozen=True)
 class FaceObservation:
-    """A face in one frame: its detection, track, crop (None: too small) and why it was
-    sent (None: not sent)."""
+    """A face in one frame: its detection, track and why it was sent (None: not sent)."""
 
     detection: Detection
     track_id: int | None
-    crop: FaceCrop | None
     sent: SendReason | None
 
 
@@ -82,16 +80,16 @@ class EdgePipeline:
         crop = make_crop(frame.image, detection.box, self.policy)
         if crop is None:
             self.stats.add("faces_too_small")
-            return FaceObservation(detection, track_id, None, None)
+            return FaceObservation(detection, track_id, None)
         if self.tracker is None or track_id is None:
             reason: SendReason | None = SendReason.UNTRACKED
         else:
             reason = self.tracker.decide(track_id, crop.face_area, crop.sharpness, frame.position_s)
         if reason is None:
             self.stats.add("faces_deduplicated")
-            return FaceObservation(detection, track_id, crop, None)
+            return FaceObservation(detection, track_id, None)
         jpeg = encode_jpeg(crop.image, self.policy.jpeg_quality)
         self.stats.add("crops_sent")
         self.stats.add("crop_bytes", len(jpeg))
         self.sink(SpooledCrop(jpeg, frame.captured_at, self.camera_id, self.location), track_id)
-        return FaceObservation(detection, track_id, crop, reason)
+        return FaceObservation(detection, track_id, reason)

@@ -33,6 +33,11 @@ class Progress:
         if now - self._last_draw >= (self.interval_s if self._tty else 5.0):
             self._draw(now)
 
+    def advance_to(self, done: int) -> None:
+        """Count up to `done` items at once: a frame index also counts the frames the
+        sampling skipped, which the bar's total includes."""
+        self.update(done - self.done)
+
     def _draw(self, now: float, final: bool = False) -> None:
         self._last_draw = now
         rate = self.done / max(now - self._started, 1e-9)

@@ -38,7 +38,6 @@ class SenderConfig:
     retries: int = 2
     backoff_s: float = 0.5
     drain_backoff_max_s: float = 30.0
-    top_k: int | None = None
     threshold: float | None = None
 
 
@@ -103,7 +102,6 @@ class Sender:
                 camera_id=crop.camera_id,
                 location=crop.location,
                 captured_at=crop.captured_at,
-                top_k=self.config.top_k,
                 threshold=self.config.threshold,
             )
         except CloudRejectedError as error:
@@ -125,7 +123,6 @@ class Sender:
             if track_id is not None:  # so a late answer still names its face
                 with self._tracks_lock:
                     self._track_of[key] = track_id
-        self.stats.spool_dropped = self.spool.dropped
         if was_empty:  # an idle drainer starts; a backing-off one keeps its pace
             self._wake.set()
 

@@ -42,7 +42,6 @@ class VideoSource:
     """Anything `cv2.VideoCapture` opens: a webcam index, a file, an RTSP/HTTP URL."""
 
     def __init__(self, spec: str | int) -> None:
-        self.spec = spec
         self.live = isinstance(spec, int) or not Path(str(spec)).is_file()
         self._capture = cv2.VideoCapture(spec)
         if not self._capture.isOpened():
@@ -70,6 +69,11 @@ class VideoSource:
             self._capture.release()
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The image files of `folder` (by suffix, no subfolders) in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 class ImageFolderSource:
     """The images of a folder in name order, `seconds_per_image` apart on the source clock
     (default 1 s: unrelated stills should not look like one continuous scene)."""
@@ -77,7 +81,7 @@ class ImageFolderSource:
     live = False
 
     def __init__(self, folder: Path, seconds_per_image: float = 1.0) -> None:
-        self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.paths = image_files(folder)
         self.seconds_per_image = seconds_per_image
         self.fps = 1.0 / seconds_per_image
         self.frame_count = len(self.paths)

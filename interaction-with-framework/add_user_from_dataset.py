@@ -18,14 +18,19 @@ import sys
 from pathlib import Path
 
 from edge import cli
-from edge.client import CloudError
-from edge.enrol import ensure_person, normalise_person_id, train, upload_faces
-from edge.progress import Progress
-from edge.sources import IMAGE_SUFFIXES
+from edge.client import CloudClient
+from edge.enrol import (
+    ensure_person_and_report,
+    normalise_person_id,
+    report_cloud_errors,
+    train_and_report,
+    upload_and_report,
+)
+from edge.sources import image_files
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.make_parser(__doc__)
     cli.add_api_args(parser)
     parser.add_argument("--input-folder", type=Path, required=True)
     parser.add_argument(
@@ -40,18 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--full-train", action="store_true", help="with --train: re-embed every stored image"
     )
     parser.add_argument("--batch-size", type=int, default=8, help="images per request")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(argv)
-    cli.check_api_args(parser, args)
+    args = cli.parse(parser, argv)
     if not args.bulk and not args.person_id:
         parser.error("give --person-id, or --bulk for a folder of per-person folders")
     if not args.input_folder.is_dir():
         parser.error(f"{args.input_folder} is not a folder")
     return args
-
-
-def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def people(args: argparse.Namespace) -> list[tuple[str, Path]]:
@@ -61,31 +60,26 @@ def people(args: argparse.Namespace) -> list[tuple[str, Path]]:
     return [(d.name, d) for d in sorted(args.input_folder.iterdir()) if d.is_dir()]
 
 
+def enrol(client: CloudClient, args: argparse.Namespace) -> int:
+    """Every person, then the training; 1 when a person got no image or training failed."""
+    failures = 0
+    for name, folder in people(args):
+        person_id = normalise_person_id(name)
+        if args.create_id:
+            ensure_person_and_report(client, person_id, name)
+        files = image_files(folder)
+        images = ((path.name, path.read_bytes()) for path in files)
+        result = upload_and_report(client, person_id, images, len(files), args.batch_size)
+        failures += result.accepted == 0
+    if args.train:
+        failures += not train_and_report(client, "full" if args.full_train else "optimized")
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cli.configure_logging(args.verbose)
     client = cli.client_from_args(args)
-    failures = 0
-    try:
-        for name, folder in people(args):
-            person_id = normalise_person_id(name)
-            if args.create_id and not ensure_person(client, person_id, name):
-                print(f"{person_id}: already exists, adding images to it")
-            files = image_files(folder)
-            progress = Progress(f"uploading {person_id}", len(files))
-            images = ((path.name, path.read_bytes()) for path in files)
-            result = upload_faces(client, person_id, images, args.batch_size, progress)
-            progress.close()
-            print(result.summary(person_id))
-            failures += result.accepted == 0
-        if args.train:
-            job = train(client, "full" if args.full_train else "optimized")
-            print(f"training {job.get('job_id')}: {job.get('status')}")
-            failures += job.get("status") != "succeeded"
-    except CloudError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 1 if failures else 0
+    return report_cloud_errors(lambda: enrol(client, args))
 
 
 if __name__ == "__main__":

@@ -13,16 +13,22 @@ import argparse
 import sys
 
 from edge import cli
-from edge.client import CloudError
+from edge.client import CloudClient
 from edge.crops import encode_jpeg, make_crop
 from edge.display import Window, draw_labelled_box
-from edge.enrol import ensure_person, normalise_person_id, train, upload_faces
+from edge.enrol import (
+    ensure_person_and_report,
+    normalise_person_id,
+    report_cloud_errors,
+    train_and_report,
+    upload_and_report,
+)
 from edge.progress import Progress
 from edge.session import frames_from_args
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.make_parser(__doc__)
     cli.add_api_args(parser)
     parser.add_argument("--person-id", required=True, help="ID (normalised); name as given")
     parser.add_argument("--img-number", type=int, default=20, help="face images to take")
@@ -35,9 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cli.add_detector_args(parser)
     cli.add_crop_args(parser)
     cli.add_display_args(parser)
-    args = parser.parse_args(argv)
-    cli.check_api_args(parser, args)
-    return args
+    return cli.parse(parser, argv)
 
 
 def capture(args: argparse.Namespace) -> list[tuple[str, bytes]]:
@@ -76,32 +80,28 @@ def capture(args: argparse.Namespace) -> list[tuple[str, bytes]]:
     return taken
 
 
+def enrol(client: CloudClient, args: argparse.Namespace) -> int:
+    """Create (if asked), capture, upload, train (if asked); 1 when no image was kept or
+    training failed."""
+    person_id = normalise_person_id(args.person_id)
+    if args.create_id:
+        ensure_person_and_report(client, person_id, args.person_id)
+    images = capture(args)
+    if len(images) < args.img_number:
+        print(f"the source ended after {len(images)} of {args.img_number} images")
+    result = upload_and_report(client, person_id, images, len(images))
+    if args.train and not train_and_report(client):
+        return 1
+    return 0 if result.accepted else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cli.configure_logging(args.verbose)
     client = cli.client_from_args(args)
-    person_id = normalise_person_id(args.person_id)
     try:
-        if args.create_id and not ensure_person(client, person_id, args.person_id):
-            print(f"{person_id}: already exists, adding images to it")
-        images = capture(args)
-        if len(images) < args.img_number:
-            print(f"the source ended after {len(images)} of {args.img_number} images")
-        progress = Progress(f"uploading {person_id}", len(images))
-        result = upload_faces(client, person_id, images, progress=progress)
-        progress.close()
-        print(result.summary(person_id))
-        if args.train:
-            job = train(client)
-            print(f"training {job.get('job_id')}: {job.get('status')}")
-            if job.get("status") != "succeeded":
-                return 1
-    except CloudError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_cloud_errors(lambda: enrol(client, args))
     except KeyboardInterrupt:
         return 130
-    return 0 if result.accepted else 1
 
 
 if __name__ == "__main__":

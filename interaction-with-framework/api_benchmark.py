@@ -27,7 +27,7 @@ from edge.progress import Progress
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.make_parser(__doc__)
     cli.add_api_args(parser)
     parser.add_argument("--image", type=Path, required=True, help="JPEG sent with each request")
     parser.add_argument("--requests", type=int, default=100)
@@ -35,10 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="requests sent first, not timed")
     parser.add_argument("--camera-id", default="benchmark")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(argv)
-    cli.check_api_args(parser, args)
-    return args
+    return cli.parse(parser, argv)
 
 
 def one_request(client: CloudClient, jpeg: bytes, camera_id: str) -> tuple[float, str]:
@@ -57,7 +54,7 @@ def one_request(client: CloudClient, jpeg: bytes, camera_id: str) -> tuple[float
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    client = cli.client_from_args(args, pool_size=args.concurrency)
+    client = cli.client_from_args(args)
     jpeg = args.image.read_bytes()
     for _ in range(args.warmup):
         one_request(client, jpeg, args.camera_id)
@@ -95,7 +92,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cli.configure_logging(args.verbose)
     result = run(args)
     latency = result["latency_ms"]
     print(

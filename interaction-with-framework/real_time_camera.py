@@ -13,11 +13,13 @@ import sys
 
 from edge import cli
 from edge.display import Window, draw_labelled_box
+from edge.pipeline import FaceObservation
 from edge.session import EdgeSession, frames_from_args
+from edge.sources import Frame
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.make_parser(__doc__)
     cli.add_api_args(parser)
     cli.add_source_args(parser, default="0")
     cli.add_detector_args(parser)
@@ -36,36 +38,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="send the faces of a frame concurrently (4 requests at a time instead of 1)",
     )
     cli.add_display_args(parser)
-    args = parser.parse_args(argv)
-    cli.check_api_args(parser, args)
-    return args
+    return cli.parse(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cli.configure_logging(args.verbose)
     session = EdgeSession(args, workers=4 if args.multithreading else 1)
     window = Window.open("real-time camera", wanted=not args.no_display)
     frames, _ = frames_from_args(args)
-    interrupted = False
+
+    def show(frame: Frame, observations: list[FaceObservation]) -> bool:
+        """Each face with the name its track has so far; False once the user quits."""
+        if window is None:
+            return True
+        image = frame.image.copy()
+        for seen in observations:
+            text = session.labels.text(seen.track_id, args.min_confidence)
+            draw_labelled_box(image, seen.detection.box.as_ints(), text)
+        return window.show(image)
+
     try:
-        for frame in frames:
-            observations = session.pipeline.process(frame)
-            if window is None:
-                continue
-            image = frame.image.copy()
-            for seen in observations:
-                text = session.labels.text(seen.track_id, args.min_confidence)
-                draw_labelled_box(image, seen.detection.box.as_ints(), text)
-            if not window.show(image):
-                break
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
+        session.run(frames, show)
+    finally:  # before the drain, which can take --drain-timeout seconds
         if window is not None:
             window.close()
-    print(session.close(drain=not interrupted))
-    return 130 if interrupted or session.interrupted else 0
+    print(session.close())
+    return session.exit_code
 
 
 if __name__ == "__main__":

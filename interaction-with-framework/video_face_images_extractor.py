@@ -22,19 +22,17 @@ from edge.spool import SpooledCrop
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.make_parser(__doc__)
     cli.add_source_args(parser, default=None)
     parser.add_argument("--output-folder", type=Path, required=True)
     cli.add_detector_args(parser)
     cli.add_crop_args(parser)
     cli.add_tracker_args(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser.parse_args(argv)
+    return cli.parse(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cli.configure_logging(args.verbose)
     args.output_folder.mkdir(parents=True, exist_ok=True)
     stem = Path(args.source).stem or "camera"
     pending: list[tuple[SpooledCrop, int | None]] = []
@@ -60,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 path.write_bytes(crop.jpeg)
                 written += 1
             pending.clear()
-            progress.update(frame.index + 1 - progress.done)
+            progress.advance_to(frame.index + 1)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -23,9 +23,10 @@ import cv2
 from edge import cli
 from edge.display import draw_labelled_box
 from edge.labels import TrackLabels
+from edge.pipeline import FaceObservation
 from edge.progress import Progress
 from edge.session import EdgeSession, frames_from_args
-from edge.sources import open_source
+from edge.sources import Frame, open_source
 
 CSV_FIELDS = (
     "track_id",
@@ -58,7 +59,7 @@ class Sighting:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.make_parser(__doc__)
     cli.add_api_args(parser)
     cli.add_source_args(parser, default=None)
     parser.add_argument("--output", type=Path, help="annotated video to write (.mp4)")
@@ -71,10 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--min-confidence", type=float, default=0.0, help="below this a face counts as unknown"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(argv)
-    cli.check_api_args(parser, args)
-    return args
+    return cli.parse(parser, argv)
 
 
 def detect_and_send(
@@ -87,8 +85,8 @@ def detect_and_send(
     and the sightings per track (filled in place, so an interrupted run keeps them)."""
     frames, total = frames_from_args(args)
     progress = Progress("detecting", total)
-    for frame in frames:
-        observations = session.pipeline.process(frame)
+
+    def record(frame: Frame, observations: list[FaceObservation]) -> bool:
         boxes_by_frame[frame.index] = []
         for seen in observations:
             track_id = seen.track_id
@@ -102,7 +100,10 @@ def detect_and_send(
             sighting.last_frame, sighting.last_s = frame.index, frame.position_s
             sighting.frames_seen += 1
             sighting.crops_sent += seen.sent is not None
-        progress.update(frame.index + 1 - progress.done)
+        progress.advance_to(frame.index + 1)
+        return True
+
+    session.run(frames, record)
     progress.close()
 
 
@@ -114,14 +115,9 @@ def write_csv(
         writer = csv.DictWriter(stream, CSV_FIELDS)
         writer.writeheader()
         for sighting in sorted(sightings.values(), key=lambda s: (s.first_frame, s.track_id)):
-            identity = labels.get(sighting.track_id)
-            known = identity is not None and identity.known
-            known = known and identity.confidence >= min_confidence
-            if identity is not None:
-                status = "known" if known else "unknown"
-            elif labels.answered(sighting.track_id):
-                status = "no_face"  # the cloud found no face in any crop of the track
-            else:  # no answer: none asked (face under --min-size) or none arrived yet
+            status, identity = labels.status(sighting.track_id, min_confidence)
+            known = status == "known"
+            if status == "waiting":  # none asked (face under --min-size) or none arrived yet
                 status = "pending" if sighting.crops_sent else "not_sent"
             writer.writerow(
                 {
@@ -170,22 +166,16 @@ def write_video(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cli.configure_logging(args.verbose)
     session = EdgeSession(args, workers=args.workers)
-    interrupted = False
     boxes_by_frame: dict[int, Boxes] = {}
     sightings: dict[int, Sighting] = {}
-    try:
-        detect_and_send(session, args, boxes_by_frame, sightings)
-    except KeyboardInterrupt:
-        interrupted = True
-    report = session.close(drain=not interrupted)
-    interrupted = interrupted or session.interrupted
+    detect_and_send(session, args, boxes_by_frame, sightings)
+    report = session.close()
     write_csv(args.csv, sightings, session.labels, args.min_confidence)
-    if args.output is not None and not interrupted:
+    if args.output is not None and not session.interrupted:
         write_video(args, boxes_by_frame, session.labels)
     print(report)
-    return 130 if interrupted else 0
+    return session.exit_code
 
 
 if __name__ == "__main__":
