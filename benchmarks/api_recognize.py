@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from benchmarks.common import RESULTS, SHARED, chart, markdown_table, write_result
+from tests.api.client import create_person, enrol, train
 from tests.live_api import ApiProcess
 
 CONCURRENCY = (1, 2, 4, 8)
@@ -34,20 +35,12 @@ def lfw_people() -> dict[str, list[Path]]:
 
 
 def prepare(server: ApiProcess, people: dict[str, list[Path]]) -> None:
+    """Enrol 3 images of each person (largest face) and train."""
     for person_id, images in people.items():
-        requests.post(f"{server.url}/api/v1/people", json={"person_id": person_id}, timeout=60)
-        files = [("image", (p.name, p.read_bytes())) for p in images[:3]]
-        requests.post(
-            f"{server.url}/api/v1/people/{person_id}/faces",
-            files=files,
-            data={"largest_face_only": "true"},
-            timeout=120,
-        ).raise_for_status()
-    job = requests.post(f"{server.url}/api/v1/training", json={}, timeout=60).json()
-    while requests.get(f"{server.url}/api/v1/training/{job['job_id']}", timeout=60).json()[
-        "status"
-    ] not in ("succeeded", "failed"):
-        time.sleep(0.2)
+        create_person(server.url, person_id).raise_for_status()
+        enrol(server.url, person_id, images[:3])
+    job = train(server.url)
+    assert job["status"] == "succeeded", job
 
 
 def load(server: ApiProcess, probes: list[bytes], concurrency: int, total: int) -> dict[str, Any]:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 SHARED = Path(os.environ.get("SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+T = TypeVar("T")
 
 
 def cpu_model() -> str:
@@ -52,8 +55,9 @@ class Timing:
     cpu_s: float  # this process's CPU time, all its threads: what the work itself costs
 
 
-def fastest_times(repeats: int, run: Callable[..., Any], *args: Any) -> Timing:
-    """The fastest wall time and the smallest CPU time of `repeats` runs of `run(*args)`.
+def fastest_run(repeats: int, run: Callable[..., T], *args: Any) -> tuple[T, Timing]:
+    """The last result of `repeats` runs of `run(*args)`, with their fastest wall time and
+    smallest CPU time (`repeats=1`: one timed run).
 
     Other processes only ever add time, so on a shared machine the minimum is the closest
     to the CPU's own speed. Under heavy load even the fastest wall time is inflated by
@@ -63,34 +67,35 @@ def fastest_times(repeats: int, run: Callable[..., Any], *args: Any) -> Timing:
     """
     walls, cpus = [], []
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run(*args)
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = run(*args)
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    return Timing(min(walls), min(cpus))
+    return result, Timing(min(walls), min(cpus))
+
+
+def fastest_times(repeats: int, run: Callable[..., Any], *args: Any) -> Timing:
+    """The fastest wall time and the smallest CPU time of `repeats` runs of `run(*args)`
+    (see fastest_run)."""
+    return fastest_run(repeats, run, *args)[1]
 
 
 def fastest_seconds(repeats: int, run: Callable[..., Any], *args: Any) -> float:
-    """The fastest wall time of `repeats` runs of `run(*args)` (see fastest_times)."""
+    """The fastest wall time of `repeats` runs of `run(*args)` (see fastest_run)."""
     return fastest_times(repeats, run, *args).wall_s
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the file-only Agg backend (benchmarks run headless)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 @contextmanager
 def chart(path: Path | str, *subplots_args: Any, dpi: int, **subplots_kwargs: Any) -> Iterator[Any]:
     """The axes of `pyplot.subplots(...)` to draw on; on leaving the block their figure is
     laid out, written to `path` and closed. Closed on an error too: pyplot keeps every
-    figure alive until it is closed, and a run draws several."""
-    plt = pyplot()
+    figure alive until it is closed, and a run draws several. matplotlib runs on the
+    file-only Agg backend (benchmarks run headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(*subplots_args, **subplots_kwargs)
     try:
         yield axes
@@ -98,6 +103,46 @@ def chart(path: Path | str, *subplots_args: Any, dpi: int, **subplots_kwargs: An
         figure.savefig(path, dpi=dpi)
     finally:
         plt.close(figure)
+
+
+def run_json(
+    python: Path | str,
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """The JSON of the last line `python -m module *args` prints, run in the repository
+    root; subprocess.CalledProcessError (its stderr attached) when the child fails."""
+    done = subprocess.run(
+        [str(python), "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ultraface_dir() -> Path:
+    """`ULTRAFACE_DIR`, else the shared copy of the UltraFace files."""
+    from edge.ultraface import ultraface_dir_from_env  # here: the build venv has no OpenCV
+
+    return ultraface_dir_from_env() or SHARED / "models" / "ultraface"
+
+
+def available_detectors(ultraface: Path) -> list[str]:
+    """The edge detectors whose model files are here (UltraFace's in `ultraface`)."""
+    from edge.retinaface import MANIFEST_NAME
+    from edge.ultraface import ultraface_available
+    from models.runtime import ModelStore
+
+    names = [f"ultraface-{v}" for v in (640, 320) if ultraface_available(ultraface, v)]
+    if MANIFEST_NAME in ModelStore():
+        names.append("retinaface")
+    return names
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

@@ -32,13 +32,14 @@ from api.vision import MtcnnDetector
 from benchmarks.common import (
     RESULTS,
     SHARED,
+    available_detectors,
     chart,
     fastest_times,
     load_average,
     markdown_table,
+    ultraface_dir,
     write_result,
 )
-from benchmarks.edge_benchmark import ULTRAFACE_DIR, available_detectors
 from edge.detectors import open_detector
 from models.runtime import ModelStore
 
@@ -140,8 +141,9 @@ def bucket_label(low: int, high: int) -> str:
 def detectors(store: ModelStore) -> dict[str, tuple[Callable[[np.ndarray], Boxes], float]]:
     """name -> (BGR image -> boxes and scores, score threshold) for every detector here."""
     chosen: dict[str, tuple[Callable[[np.ndarray], Boxes], float]] = {}
-    for name in available_detectors():
-        detector = open_detector(name, 1, ultraface_dir=ULTRAFACE_DIR)
+    ultraface = ultraface_dir()
+    for name in available_detectors(ultraface):
+        detector = open_detector(name, 1, ultraface_dir=ultraface)
 
         def edge_boxes(bgr: np.ndarray, detector: Any = detector) -> Boxes:
             found = detector.detect(bgr)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,28 @@ import numpy as np
 from benchmarks.common import (
     RESULTS,
     SHARED,
+    available_detectors,
     chart,
     fastest_seconds,
     load_average,
     markdown_table,
+    ultraface_dir,
     write_result,
 )
 from edge.accounting import EdgeStats
 from edge.crops import CropPolicy
 from edge.detectors import FaceDetector, open_detector
 from edge.pipeline import EdgePipeline
-from edge.retinaface import MANIFEST_NAME
 from edge.sources import Frame, open_source
 from edge.tracker import IouTracker
-from models.runtime import ModelStore
 
 VIDEOS = SHARED / "data" / "scenes" / "video"
-ULTRAFACE_DIR = Path(os.environ.get("ULTRAFACE_DIR", SHARED / "models" / "ultraface"))
+ULTRAFACE_DIR = ultraface_dir()
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 VIDEO_LABELS = {
     "facenet_pytorch_video.mp4": "facenet 1080p",
     "face_recognition_short_hamilton_clip.mp4": "hamilton 640x360",
 }
-
-
-def available_detectors() -> list[str]:
-    names = [n for n in ("ultraface-640", "ultraface-320") if ULTRAFACE_DIR.is_dir()]
-    if MANIFEST_NAME in ModelStore():
-        names.append("retinaface")
-    return names
 
 
 def video_frames(path: Path, size: tuple[int, int] | None = None, limit: int = 0) -> list[Frame]:
@@ -73,11 +65,16 @@ def detect_all(detector: FaceDetector, frames: list[Frame]) -> None:
         detector.detect(frame.image)
 
 
-def edge_all(detector: FaceDetector, frames: list[Frame]) -> None:
-    """The whole edge step per frame, as the programs run it (accounting included)."""
-    pipeline = EdgePipeline(detector, CropPolicy(), EdgeStats(), lambda *_: None, IouTracker())
+def edge_all(detector: FaceDetector, frames: list[Frame], tracked: bool = True) -> EdgeStats:
+    """The whole edge step per frame, as the programs run it (accounting included); the
+    accounting of what it sent."""
+    stats = EdgeStats()
+    pipeline = EdgePipeline(
+        detector, CropPolicy(), stats, lambda *_: None, IouTracker() if tracked else None
+    )
     for frame in frames:
         pipeline.process(frame)
+    return stats
 
 
 def speed(names: list[str], repeats: int, frame_count: int) -> list[dict[str, Any]]:
@@ -112,17 +109,7 @@ def bandwidth(names: list[str]) -> list[dict[str, Any]]:
         for name in names:
             detector = open_detector(name, 2, ultraface_dir=ULTRAFACE_DIR)
             for tracked in (False, True):
-                stats = EdgeStats()
-                pipeline = EdgePipeline(
-                    detector,
-                    CropPolicy(),
-                    stats,
-                    lambda *_: None,
-                    IouTracker() if tracked else None,
-                )
-                for frame in frames:
-                    pipeline.process(frame)
-                summary = stats.summary()
+                summary = edge_all(detector, frames, tracked).summary()
                 rows.append(
                     {
                         "video": video,
@@ -226,7 +213,7 @@ def main() -> None:
         plot(saved["speed"], saved["bandwidth"], RESULTS / "edge.png")
         print(markdown(saved["speed"], saved["bandwidth"]))
         return
-    names = available_detectors()
+    names = available_detectors(ULTRAFACE_DIR)
     if not names:
         raise SystemExit("no detector available: set ULTRAFACE_DIR or run `make models`")
     load_before = load_average()

@@ -24,26 +24,30 @@ Run: .venv/bin/python -m benchmarks.gallery_benchmark [--quick] [--mariadb]
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, insert
 from threadpoolctl import threadpool_limits
 
 from api.db.engine import create_db_engine, create_schema, utcnow
-from api.db.gallery import GallerySnapshot, load_delta, load_snapshot
+from api.db.gallery import GallerySnapshot, encode_vector, load_delta, load_snapshot
 from api.db.people import NewFace, add_faces, create_person
 from api.db.schema import face_embeddings, face_images, people
 from api.recognition.classifier import LinearClassifier
 from api.recognition.gallery import GalleryIndex
 from api.recognition.release import Release
-from benchmarks.common import fastest_seconds, markdown_table, pyplot, write_result
+from benchmarks.common import (
+    RESULTS,
+    chart,
+    fastest_run,
+    fastest_seconds,
+    markdown_table,
+    write_result,
+)
+from tests.databases import mariadb_database
 
 NAME = "gallery_search"
 DIM = 128
@@ -54,7 +58,6 @@ TOP_K = 5
 INSERT_BATCH = 20_000
 ENROLMENT = 5  # faces of the one enrolment the delta refresh follows
 REPEATS = 3  # delta reads and applies are read-only: the fastest of a few runs
-MARIADB_SERVER = os.environ.get("TEST_MARIADB_URL", "mysql+mysqlconnector://root@127.0.0.1:3306")
 
 
 def synthetic_gallery(faces: int, seed: int = 0) -> GallerySnapshot:
@@ -73,16 +76,13 @@ def synthetic_gallery(faces: int, seed: int = 0) -> GallerySnapshot:
 
 def latencies_ms(search: Callable[[np.ndarray], object], probes: np.ndarray) -> tuple[float, float]:
     """(median, p95) milliseconds of `search(probe)` over the probes."""
-    times = []
-    for probe in probes:
-        start = time.perf_counter()
-        search(probe)
-        times.append((time.perf_counter() - start) * 1000)
+    times = [fastest_seconds(1, search, probe) * 1000 for probe in probes]
     return float(np.median(times)), float(np.percentile(times, 95))
 
 
 def release_without(index: GalleryIndex, newest: int) -> Release:
-    """A release that knows everyone but the `newest` people (labels are all the view uses)."""
+    """A release that knows everyone but the `newest` people (labels are all the view uses;
+    tests/training/test_gallery.py `release_of` builds its releases the same way)."""
     labels = index.segments.people[: max(0, index.people_count - newest)]
     classifier = LinearClassifier(
         labels, np.zeros((len(labels), 1), np.float32), np.zeros(len(labels), np.float32), 1.0
@@ -90,8 +90,7 @@ def release_without(index: GalleryIndex, newest: int) -> Release:
     return Release("bench", "facenet128", 0.55, "now", classifier, index.snapshot.size)
 
 
-def search_row(faces: int) -> dict:
-    snapshot = synthetic_gallery(faces)
+def search_row(snapshot: GallerySnapshot) -> dict:
     index = GalleryIndex.build(snapshot)
     probes = synthetic_gallery(PROBES, seed=1).vectors
     with threadpool_limits(1):
@@ -99,18 +98,16 @@ def search_row(faces: int) -> dict:
         full = latencies_ms(lambda p: everyone.best_untrained(p, TOP_K), probes)
         matvec = latencies_ms(lambda p: index.snapshot.vectors @ p, probes)
         release = release_without(index, ENROLLED_SINCE)
-        start = time.perf_counter()
-        view = index.view(release)
-        view_ms = (time.perf_counter() - start) * 1000
+        view, timing = fastest_run(1, index.view, release)
         since = latencies_ms(lambda p: view.best_untrained(p, TOP_K), probes)
     return {
-        "faces": faces,
+        "faces": snapshot.size,
         "people": index.people_count,
         "matrix_mb": round(snapshot.vectors.nbytes / 2**20, 1),
         "matvec_ms_median": round(matvec[0], 3),
         "top5_all_ms_median": round(full[0], 3),
         "top5_all_ms_p95": round(full[1], 3),
-        "view_build_ms": round(view_ms, 1),
+        "view_build_ms": round(timing.wall_s * 1000, 1),
         "untrained_rows": len(view.untrained),
         "top5_untrained_ms_median": round(since[0], 3),
         "top5_untrained_ms_p95": round(since[1], 3),
@@ -158,7 +155,7 @@ def fill(engine: Engine, snapshot: GallerySnapshot) -> None:
                         "face_id": int(snapshot.face_ids[i]),
                         "embedder": "facenet128",
                         "dim": DIM,
-                        "vector": snapshot.vectors[i].tobytes(),
+                        "vector": encode_vector(snapshot.vectors[i]),
                     }
                     for i in rows
                 ],
@@ -174,45 +171,43 @@ def enrol_newcomer(engine: Engine, name: str) -> None:
         add_faces(conn, name, "facenet128", faces)
 
 
-def refresh_seconds(url: str, faces: int) -> dict[str, float]:
+def refresh_seconds(url: str, gallery: GallerySnapshot) -> dict[str, float]:
     """Seconds of a full reload (load, build) and of the delta refresh after one enrolment
     (delta_read; copy: the apply that copies the matrix, append: the one after it)."""
     engine = create_db_engine(url, timeout_seconds=30)
     try:
         create_schema(engine)
-        fill(engine, synthetic_gallery(faces))
+        fill(engine, gallery)
         with engine.connect() as conn:
-            start = time.perf_counter()
-            snapshot = load_snapshot(conn, "facenet128", DIM)
-            loaded = time.perf_counter() - start
-        assert snapshot.size == faces
-        start = time.perf_counter()
-        index = GalleryIndex.build(snapshot)
-        built = time.perf_counter() - start
+            snapshot, load = fastest_run(1, load_snapshot, conn, "facenet128", DIM)
+        assert snapshot.size == gallery.size
+        index, build = fastest_run(1, GalleryIndex.build, snapshot)
         enrol_newcomer(engine, "newcomer")
         with engine.connect() as conn:
-            delta = load_delta(conn, index.version, "facenet128", DIM)
-            read = fastest_seconds(REPEATS, load_delta, conn, index.version, "facenet128", DIM)
+            delta, read = fastest_run(REPEATS, load_delta, conn, index.version, "facenet128", DIM)
         assert delta is not None and delta.rows.size == ENROLMENT
-        copy = fastest_seconds(REPEATS, index.apply, delta)  # a loaded index has no room
-        index = index.apply(delta)
+        index, copy = fastest_run(REPEATS, index.apply, delta)  # a loaded index has no room
         enrol_newcomer(engine, "second")
         with engine.connect() as conn:
             delta = load_delta(conn, index.version, "facenet128", DIM)
         assert delta is not None
-        start = time.perf_counter()  # once: a second append to `index` would copy
-        index = index.apply(delta)
-        append = time.perf_counter() - start
-        assert index.snapshot.size == faces + 2 * ENROLMENT
-        return {"load": loaded, "build": built, "delta_read": read, "copy": copy, "append": append}
+        index, append = fastest_run(1, index.apply, delta)  # once: a second append would copy
+        assert index.snapshot.size == gallery.size + 2 * ENROLMENT
+        return {
+            "load": load.wall_s,
+            "build": build.wall_s,
+            "delta_read": read.wall_s,
+            "copy": copy.wall_s,
+            "append": append.wall_s,
+        }
     finally:
         engine.dispose()
 
 
-def refresh_row(faces: int, mariadb: bool) -> dict:
-    row: dict = {"faces": faces}
+def refresh_row(gallery: GallerySnapshot, mariadb: bool) -> dict:
+    row: dict = {"faces": gallery.size}
     with tempfile.TemporaryDirectory() as folder:
-        sqlite = refresh_seconds(f"sqlite:///{Path(folder) / 'gallery.sqlite3'}", faces)
+        sqlite = refresh_seconds(f"sqlite:///{Path(folder) / 'gallery.sqlite3'}", gallery)
     row.update(
         sqlite_load_s=round(sqlite["load"], 3),
         build_s=round(sqlite["build"], 3),
@@ -221,8 +216,8 @@ def refresh_row(faces: int, mariadb: bool) -> dict:
         delta_copy_s=round(sqlite["copy"], 4),
     )
     if mariadb:
-        with mariadb_database() as url:
-            maria = refresh_seconds(url, faces)
+        with mariadb_database("facerec_bench", skip_if_down=False) as url:
+            maria = refresh_seconds(url, gallery)
         row.update(
             mariadb_load_s=round(maria["load"], 3),
             mariadb_delta_read_s=round(maria["delta_read"], 4),
@@ -230,58 +225,49 @@ def refresh_row(faces: int, mariadb: bool) -> dict:
     return row
 
 
-@contextmanager
-def mariadb_database() -> Iterator[str]:
-    """A throw-away database on the MariaDB server of `make mariadb`."""
-    server = create_engine(MARIADB_SERVER)
-    name = f"facerec_bench_{secrets.token_hex(4)}"
-    with server.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    try:
-        yield f"{MARIADB_SERVER}/{name}?charset=utf8mb4"
-    finally:
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        server.dispose()
-
-
 def plot(search: list[dict], refresh: list[dict]) -> None:
-    plt = pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    sizes = [r["faces"] for r in search]
-    left.plot(sizes, [r["top5_all_ms_median"] for r in search], "o-", label="top-5 people, all")
-    left.plot(sizes, [r["matvec_ms_median"] for r in search], "^--", label="matrix-vector only")
-    left.plot(
-        sizes,
-        [r["top5_untrained_ms_median"] for r in search],
-        "s-",
-        label=f"top-5 among {ENROLLED_SINCE} people enrolled since training",
-    )
-    left.set(xscale="log", yscale="log", xlabel="gallery faces", ylabel="ms per probe (1 core)")
-    left.set_title("Nearest-neighbour latency")
-    left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=8)
-    sizes = [r["faces"] for r in refresh]
-    right.plot(sizes, [r["sqlite_load_s"] for r in refresh], "o-", label="load (SQLite)")
-    if any("mariadb_load_s" in r for r in refresh):
-        rows = [r for r in refresh if "mariadb_load_s" in r]
-        right.plot([r["faces"] for r in rows], [r["mariadb_load_s"] for r in rows], "s-",
-                   label="load (MariaDB)")  # fmt: skip
-    right.plot(sizes, [r["build_s"] for r in refresh], "^--", label="index build")
-    right.plot(sizes, [r["sqlite_delta_read_s"] for r in refresh], "o:",
-               label=f"delta read, {ENROLMENT} faces enrolled (SQLite)")  # fmt: skip
-    if any("mariadb_delta_read_s" in r for r in refresh):
-        rows = [r for r in refresh if "mariadb_delta_read_s" in r]
-        right.plot([r["faces"] for r in rows], [r["mariadb_delta_read_s"] for r in rows], "s:",
-                   label=f"delta read, {ENROLMENT} faces enrolled (MariaDB)")  # fmt: skip
-    right.plot(sizes, [r["delta_append_s"] for r in refresh], "^:", label="delta apply: append")
-    right.plot(sizes, [r["delta_copy_s"] for r in refresh], "v:", label="delta apply: copy")
-    right.set(xscale="log", yscale="log", xlabel="gallery faces", ylabel="seconds")
-    right.set_title("Gallery refresh after a change")
-    right.grid(True, which="both", alpha=0.3)
-    right.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(f"benchmarks/results/{NAME}.png", dpi=120)
+    with chart(RESULTS / f"{NAME}.png", 1, 2, figsize=(10, 4), dpi=120) as (left, right):
+        sizes = [r["faces"] for r in search]
+        left.plot(sizes, [r["top5_all_ms_median"] for r in search], "o-", label="top-5 people, all")
+        left.plot(sizes, [r["matvec_ms_median"] for r in search], "^--", label="matrix-vector only")
+        left.plot(
+            sizes,
+            [r["top5_untrained_ms_median"] for r in search],
+            "s-",
+            label=f"top-5 among {ENROLLED_SINCE} people enrolled since training",
+        )
+        left.set(xscale="log", yscale="log", xlabel="gallery faces", ylabel="ms per probe (1 core)")
+        left.set_title("Nearest-neighbour latency")
+        left.grid(True, which="both", alpha=0.3)
+        left.legend(fontsize=8)
+        sizes = [r["faces"] for r in refresh]
+        maria = [r for r in refresh if "mariadb_load_s" in r]  # rows measured on MariaDB too
+        maria_sizes = [r["faces"] for r in maria]
+        right.plot(sizes, [r["sqlite_load_s"] for r in refresh], "o-", label="load (SQLite)")
+        if maria:
+            right.plot(
+                maria_sizes, [r["mariadb_load_s"] for r in maria], "s-", label="load (MariaDB)"
+            )
+        right.plot(sizes, [r["build_s"] for r in refresh], "^--", label="index build")
+        right.plot(
+            sizes,
+            [r["sqlite_delta_read_s"] for r in refresh],
+            "o:",
+            label=f"delta read, {ENROLMENT} faces enrolled (SQLite)",
+        )
+        if maria:
+            right.plot(
+                maria_sizes,
+                [r["mariadb_delta_read_s"] for r in maria],
+                "s:",
+                label=f"delta read, {ENROLMENT} faces enrolled (MariaDB)",
+            )
+        right.plot(sizes, [r["delta_append_s"] for r in refresh], "^:", label="delta apply: append")
+        right.plot(sizes, [r["delta_copy_s"] for r in refresh], "v:", label="delta apply: copy")
+        right.set(xscale="log", yscale="log", xlabel="gallery faces", ylabel="seconds")
+        right.set_title("Gallery refresh after a change")
+        right.grid(True, which="both", alpha=0.3)
+        right.legend(fontsize=8)
 
 
 SEARCH_HEADERS = [
@@ -301,8 +287,11 @@ def main() -> None:
     parser.add_argument("--mariadb", action="store_true", help="also refresh from MariaDB")
     args = parser.parse_args()
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
-    search = [search_row(size) for size in sizes]
-    refresh = [refresh_row(size, args.mariadb) for size in sizes]
+    search, refresh = [], []
+    for size in sizes:
+        gallery = synthetic_gallery(size)
+        search.append(search_row(gallery))
+        refresh.append(refresh_row(gallery, args.mariadb))
     write_result(
         NAME,
         {"dim": DIM, "top_k": TOP_K, "enrolment": ENROLMENT, "search": search, "refresh": refresh},

@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from benchmarks.common import REPO_ROOT, fastest_times
+from benchmarks.common import fastest_times, run_json
 
 # Variables that pin OpenBLAS's kernel or cache sizes instead of letting it detect the CPU.
 PINNING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -53,12 +52,8 @@ def blas_kernel() -> str:
 def measure_unpinned(threads: tuple[int, ...], size: int, repeats: int) -> dict[str, Any]:
     """{"kernel": ..., "rates": {threads: rates}} from a child with the CPU detected."""
     environment = {k: v for k, v in os.environ.items() if k not in PINNING_VARIABLES}
-    command = [sys.executable, "-m", "benchmarks.gemm_rate", "--size", str(size)]
-    command += ["--repeats", str(repeats), "--threads", *map(str, threads)]
-    done = subprocess.run(
-        command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, check=True
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = ["--size", str(size), "--repeats", str(repeats), "--threads", *map(str, threads)]
+    result = run_json(sys.executable, "benchmarks.gemm_rate", *arguments, env=environment)
     return {"kernel": result["kernel"], "rates": {int(t): r for t, r in result["rates"].items()}}
 
 

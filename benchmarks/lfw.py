@@ -18,13 +18,16 @@ same-person pair and for a different-people pair, as a deployed system would beh
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from api.vision import Face, MtcnnDetector
+from api.vision import Embedder, Face, MtcnnDetector, align_face
+
+BATCH = 32  # faces per embedder run
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,34 @@ def central_face(detector: MtcnnDetector, rgb: np.ndarray) -> Face | None:
         return float(np.linalg.norm(np.array([(left + right) / 2, (top + bottom) / 2]) - centre))
 
     return min(faces, key=offset)
+
+
+def largest_face(detector: MtcnnDetector, rgb: np.ndarray) -> Face | None:
+    """The largest detected face (the API's enrolment choice with `largest_face_only`)."""
+    return next(iter(detector.detect(rgb)), None)  # detect() orders them largest first
+
+
+def aligned_crops(
+    paths: Iterable[Path],
+    detector: MtcnnDetector,
+    pick: Callable[[MtcnnDetector, np.ndarray], Face | None],
+) -> dict[Path, np.ndarray]:
+    """The aligned crop of the face `pick` chooses in each image (central_face,
+    largest_face); images where it finds none are absent."""
+    crops = {}
+    for path in paths:
+        rgb = read_rgb(path)
+        face = pick(detector, rgb)
+        if face is not None:
+            crops[path] = align_face(rgb, face)
+    return crops
+
+
+def embed_batched(embedder: Embedder, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Unit vectors of `crops` (aligned faces, or an array of them), BATCH faces a run."""
+    return np.concatenate(
+        [embedder.embed(np.stack(crops[i : i + BATCH])) for i in range(0, len(crops), BATCH)]
+    )
 
 
 def pair_distances(

@@ -28,18 +28,19 @@ from typing import Any
 
 import numpy as np
 
-from api.vision import EMBEDDER_NAMES, Embedder, MtcnnDetector, align_face, load_embedder
+from api.vision import EMBEDDER_NAMES, Embedder, MtcnnDetector, load_embedder
 from api.vision.embedder import VERIFY_THRESHOLDS, l2_normalise
 from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
 from benchmarks.lfw import (
     Pair,
     accuracy_at,
+    aligned_crops,
     best_threshold,
     central_face,
+    embed_batched,
     kfold_accuracies,
     pair_distances,
     read_pairs,
-    read_rgb,
     roc_curve,
     split_folds,
     tar_at_far,
@@ -51,7 +52,6 @@ log = logging.getLogger("benchmarks.lfw_verification")
 DEFAULT_ROOT = SHARED / "data" / "lfw-view1"
 FAR_TARGET = 1e-3
 FOLDS = 10
-BATCH = 32
 
 # Published LFW accuracies to compare with, all on View 2 (10-fold, 6,000 pairs), with the
 # embedder here that carries the same weights. deepface's "Facenet" is the 128-d
@@ -79,33 +79,14 @@ def select_pairs(pairs: list[Pair], limit: int) -> list[Pair]:
     return chosen
 
 
-def detect_crops(
-    root: Path, names: list[str], detector: MtcnnDetector
-) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Aligned crops of the central face of each image, and the images without a face."""
-    crops, missed = {}, []
-    for name in names:
-        rgb = read_rgb(root / name)
-        face = central_face(detector, rgb)
-        if face is None:
-            missed.append(name)
-        else:
-            crops[name] = align_face(rgb, face)
-    return crops, missed
-
-
 def embed_plain_and_flipped(embedder: Embedder, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(plain, flip-TTA) unit vectors. Flip TTA is the normalised sum of the plain and the
     mirrored embeddings, exactly what Embedder.embed(flip=True) returns (checked in
     tests/benchmarks), computed here from the two halves so the plain ones are not
     embedded twice."""
-    plain, mirrored = [], []
-    for start in range(0, len(crops), BATCH):
-        batch = crops[start : start + BATCH]
-        plain.append(embedder.embed(batch))
-        mirrored.append(embedder.embed(np.ascontiguousarray(batch[:, :, ::-1])))
-    plain_vectors, mirrored_vectors = np.concatenate(plain), np.concatenate(mirrored)
-    return plain_vectors, l2_normalise(plain_vectors + mirrored_vectors)
+    plain = embed_batched(embedder, crops)
+    mirrored = embed_batched(embedder, crops[:, :, ::-1])  # a view: copied a batch at a time
+    return plain, l2_normalise(plain + mirrored)
 
 
 def evaluate(
@@ -213,12 +194,12 @@ def main() -> None:
     names = sorted({p.first for p in pairs} | {p.second for p in pairs})
     store = ModelStore()
     started = time.perf_counter()
-    crops, missed = detect_crops(
-        args.lfw_root, names, MtcnnDetector(store, intra_op_threads=args.threads)
-    )
+    detector = MtcnnDetector(store, intra_op_threads=args.threads)
+    crops = aligned_crops((args.lfw_root / name for name in names), detector, central_face)
+    found = [name for name in names if args.lfw_root / name in crops]
+    missed = [name for name in names if args.lfw_root / name not in crops]
     log.info("%d images, %d without a face, %.0f s", len(names), len(missed), _since(started))
-    found = sorted(crops)
-    stacked = np.stack([crops[name] for name in found])
+    stacked = np.stack([crops[args.lfw_root / name] for name in found])
     rows = []
     for embedder_name in args.embedders:
         embedder = load_embedder(embedder_name, store, intra_op_threads=args.threads)

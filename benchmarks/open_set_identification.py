@@ -28,20 +28,19 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from api.db.gallery import GallerySnapshot
-from api.recognition.classifier import train_linear_classifier
 from api.recognition.gallery import GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS, identify
 from api.recognition.release import Release
-from api.vision import EMBEDDER_NAMES, MtcnnDetector, align_face, load_embedder
+from api.training import release_from_snapshot
+from api.vision import EMBEDDER_NAMES, MtcnnDetector, load_embedder
 from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
-from benchmarks.lfw import read_rgb
+from benchmarks.lfw import aligned_crops, embed_batched, largest_face
 from models.runtime import ModelStore
 
 log = logging.getLogger("benchmarks.open_set_identification")
@@ -51,7 +50,6 @@ STRANGER_ROOT = SHARED / "data" / "lfw-view1"
 ENROL_POOL = 5  # images 1-5 of each person may be enrolled; the rest are probes
 KS = (1, 3, 5)
 THRESHOLDS = np.round(np.arange(0.0, 1.0001, 0.01), 2)
-BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -77,28 +75,12 @@ def build_protocol(ident_root: Path, stranger_root: Path, strangers: int) -> Pro
     return Protocol(enrol, probes, others)
 
 
-def largest_face_crops(paths: list[Path], detector: MtcnnDetector) -> dict[Path, np.ndarray]:
-    """Aligned crop of each image's largest face (the API's enrolment choice); images
-    without a face are absent."""
-    crops = {}
-    for path in paths:
-        rgb = read_rgb(path)
-        faces = detector.detect(rgb)
-        if faces:
-            crops[path] = align_face(rgb, faces[0])
-    return crops
-
-
 def embed_all(
     crops: dict[Path, np.ndarray], name: str, store: ModelStore, threads: int
 ) -> dict[Path, np.ndarray]:
     embedder = load_embedder(name, store, intra_op_threads=threads)
-    paths = list(crops)
-    vectors = [
-        embedder.embed(np.stack([crops[p] for p in paths[i : i + BATCH]]))
-        for i in range(0, len(paths), BATCH)
-    ]
-    return dict(zip(paths, np.concatenate(vectors), strict=True))
+    vectors = embed_batched(embedder, list(crops.values()))
+    return dict(zip(crops, vectors, strict=True))
 
 
 def enrolled_index(
@@ -121,14 +103,8 @@ def enrolled_index(
 
 def trained_release(index: GalleryIndex, embedder: str) -> Release:
     """What a training job publishes, kept in memory (api/training.py train_release)."""
-    snapshot = index.snapshot
-    return Release(
-        version="benchmark",
-        embedder=embedder,
-        threshold=IDENTIFY_THRESHOLDS[embedder],
-        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        classifier=train_linear_classifier(snapshot.vectors, list(snapshot.person_ids)),
-        faces=snapshot.size,
+    return release_from_snapshot(
+        index.snapshot, embedder, IDENTIFY_THRESHOLDS[embedder], threads=1, version="benchmark"
     )
 
 
@@ -256,18 +232,18 @@ def main() -> None:
     protocol = build_protocol(IDENT_ROOT, STRANGER_ROOT, args.strangers)
     enrol_images = [image for images in protocol.enrol.values() for image in images]
     probe_images = [image for _, image in protocol.probes]
+    all_images = enrol_images + probe_images + protocol.strangers
     store = ModelStore()
     detector = MtcnnDetector(store, intra_op_threads=args.threads)
-    crops = largest_face_crops(enrol_images + probe_images + protocol.strangers, detector)
-    images = len(enrol_images) + len(probe_images) + len(protocol.strangers)
-    log.info("%d images, %d with a face", images, len(crops))
+    crops = aligned_crops(all_images, detector, largest_face)
+    log.info("%d images, %d with a face", len(all_images), len(crops))
     truth = [person for person, _ in protocol.probes]
     rows = []
     for embedder in args.embedders:
         vectors = embed_all(crops, embedder, store, args.threads)
         log.info("%s embedded", embedder)
         for k in args.ks:
-            index, owners = enrolled_index(protocol, vectors, k)
+            index, _ = enrolled_index(protocol, vectors, k)
             for mode, release in (
                 ("classifier", trained_release(index, embedder)),
                 ("gallery only", None),
@@ -281,7 +257,7 @@ def main() -> None:
                         "embedder": embedder,
                         "k": k,
                         "mode": mode,
-                        "enrolled_faces": len(owners),
+                        "enrolled_faces": index.snapshot.size,
                         "closed_set_rank1": round(rank1, 4),
                         "shipped": at(curve, IDENTIFY_THRESHOLDS[embedder]),
                         "curve": curve,
@@ -323,9 +299,7 @@ def main() -> None:
             "probes": len(protocol.probes),
             "strangers": len(protocol.strangers),
             "images_without_face": sorted(
-                str(p.relative_to(SHARED))
-                for p in enrol_images + probe_images + protocol.strangers
-                if p not in crops
+                str(p.relative_to(SHARED)) for p in all_images if p not in crops
             ),
             "shipped_thresholds": dict(IDENTIFY_THRESHOLDS),
             "why_shipped": explanations,

@@ -174,14 +174,13 @@ def _gallery(data: Result) -> list[Headline]:
         )
     ]
     refresh = sorted(data["refresh"], key=lambda r: r["faces"])
-    if "enrolment" in data:  # results from before the change log have no delta figures
-        headlines.append(
-            (
-                f"Gallery refresh per worker after enrolling {data['enrolment']} faces: "
-                "full reload vs delta (SQLite; MariaDB)",
-                "; ".join(f"{r['faces']:,} faces: {_refresh(r)}" for r in refresh),
-            )
+    headlines.append(
+        (
+            f"Gallery refresh per worker after enrolling {data['enrolment']} faces: "
+            "full reload vs delta (SQLite; MariaDB)",
+            "; ".join(f"{r['faces']:,} faces: {_refresh(r)}" for r in refresh),
         )
+    )
     return headlines
 
 
@@ -277,16 +276,9 @@ SECTIONS: dict[str, Section] = {
 
 
 def order(names: list[str]) -> list[str]:
-    """Known sections first, in SECTIONS order; then training_*, gallery_*, then the rest."""
+    """Known sections first, in SECTIONS order; then the rest, sorted."""
     known = [name for name in SECTIONS if name in names]
-    prefixed = [
-        n
-        for prefix in ("training_", "gallery_")
-        for n in sorted(names)
-        if n.startswith(prefix) and n not in known
-    ]
-    rest = sorted(set(names) - set(known) - set(prefixed))
-    return known + prefixed + rest
+    return known + sorted(set(names) - set(known))
 
 
 def load_results(folder: Path) -> dict[str, Result]:
@@ -310,9 +302,8 @@ def _load_note(data: Result) -> str:
     parts = []
     if "load_average_before" in data:
         parts.append(f"{_triple(data['load_average_before'])} at the start")
-    for key in ("load_average", "load_average_after"):
-        if key in machine:
-            parts.append(f"{_triple(machine[key])} at the end")
+    if "load_average" in machine:
+        parts.append(f"{_triple(machine['load_average'])} at the end")
     return f"; load average (1/5/15 min) {', '.join(parts)}" if parts else ""
 
 

@@ -40,18 +40,7 @@ def keras_runner(threads: int) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def frozen_graph_runner(threads: int) -> Callable[[np.ndarray], np.ndarray]:
-    graph_def = tf.compat.v1.GraphDef()
-    graph_def.ParseFromString(source_bytes("facenet512"))
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(convert_facenet512._dynamic_batch(graph_def), name="")
-    config = tf.compat.v1.ConfigProto(
-        intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1
-    )
-    session = tf.compat.v1.Session(graph=graph, config=config)
-    output = f"{convert_facenet512.OUTPUT_NAME}:0"
-    feed = f"{convert_facenet512.INPUT_NAME}:0"
-    return lambda batch: session.run(output, feed_dict={feed: batch})
+    return convert_facenet512.dynamic_graph_runner(source_bytes("facenet512"), threads)[1]
 
 
 RUNNERS = {"facenet128": keras_runner, "facenet512": frozen_graph_runner}

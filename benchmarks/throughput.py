@@ -22,7 +22,6 @@ Run: .venv/bin/python -m benchmarks.throughput [--faces 32] [--repeats 3] [--no-
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import subprocess
 from importlib import metadata
@@ -38,6 +37,7 @@ from benchmarks.common import (
     chart,
     load_average,
     markdown_table,
+    run_json,
     write_result,
 )
 from benchmarks.flops import flops_per_sample
@@ -78,15 +78,12 @@ def tensorflow_rows(faces: int, repeats: int) -> tuple[list[dict[str, Any]], str
         return [], None
     rows, version = [], None
     for threads in THREADS:
-        command = [str(BUILD_PYTHON), "-m", "benchmarks.tf_throughput", "--threads", str(threads)]
-        command += ["--faces", str(faces), "--repeats", str(repeats)]
-        done = subprocess.run(
-            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False
-        )
-        if done.returncode != 0:
-            log.warning("TensorFlow run failed: %s", done.stderr.strip().splitlines()[-1:])
+        arguments = ["--threads", str(threads), "--faces", str(faces), "--repeats", str(repeats)]
+        try:
+            report = run_json(BUILD_PYTHON, "benchmarks.tf_throughput", *arguments, timeout=900)
+        except subprocess.CalledProcessError as failed:
+            log.warning("TensorFlow run failed: %s", failed.stderr.strip().splitlines()[-1:])
             return [], None
-        report = json.loads(done.stdout.strip().splitlines()[-1])
         version = report["tensorflow"]
         rows += [{"runtime": "tensorflow", **row} for row in report["rows"]]
     return rows, version

@@ -15,18 +15,14 @@ Run: .venv/bin/python -m benchmarks.training_benchmark [--quick]
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 from sklearn.svm import LinearSVC
 
 from api.recognition.classifier import train_linear_classifier
 from api.recognition.linear_svm import fit_ovr_l2svm
-from benchmarks.common import chart, markdown_table, write_result
+from benchmarks.common import RESULTS, chart, fastest_run, markdown_table, write_result
 
-T = TypeVar("T")
 NAME = "training_time"
 LFW_IDENTITIES, LFW_FACES, LFW_SINGLES = 5749, 13233, 4069
 DIM = 128
@@ -59,27 +55,21 @@ def synthetic_faces(identities: int, seed: int = 0, draw: int = 0) -> tuple[np.n
     return faces.astype(np.float32), targets
 
 
-def timed(run: Callable[[], T]) -> tuple[T, float, float]:
-    """(result, wall seconds, CPU seconds of this process: all threads, load-independent)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = run()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
-
-
 def measure(identities: int, with_linearsvc: bool) -> dict:
     faces, targets = synthetic_faces(identities)
     labels = [f"p{t:05d}" for t in targets]
-    _, wall, cpu = timed(lambda: train_linear_classifier(faces, labels, threads=THREADS))
-    solution, fit_wall, fit_cpu = timed(
-        lambda: fit_ovr_l2svm(faces, targets, identities, threads=THREADS)
+    # one timed run each; CPU seconds: all threads of this process, load-independent
+    _, train = fastest_run(1, lambda: train_linear_classifier(faces, labels, threads=THREADS))
+    solution, fit = fastest_run(
+        1, lambda: fit_ovr_l2svm(faces, targets, identities, threads=THREADS)
     )
     row = {
         "identities": identities,
         "faces": len(targets),
-        "train_wall_s": round(wall, 2),
-        "train_cpu_s": round(cpu, 2),
-        "fit_wall_s": round(fit_wall, 2),
-        "fit_cpu_s": round(fit_cpu, 2),
+        "train_wall_s": round(train.wall_s, 2),
+        "train_cpu_s": round(train.cpu_s, 2),
+        "fit_wall_s": round(fit.wall_s, 2),
+        "fit_cpu_s": round(fit.cpu_s, 2),
         "working_set_rounds": solution.rounds,
         "working_rows_per_class": round(solution.working_rows / identities, 1),
         "linearsvc_wall_s": None,
@@ -87,14 +77,14 @@ def measure(identities: int, with_linearsvc: bool) -> dict:
         "max_coef_difference": None,
     }
     if with_linearsvc:
-        model, wall, cpu = timed(lambda: LinearSVC(C=1.0, dual=True).fit(faces, targets))
-        row.update(linearsvc_wall_s=round(wall, 2), linearsvc_cpu_s=round(cpu, 2))
+        model, svc = fastest_run(1, lambda: LinearSVC(C=1.0, dual=True).fit(faces, targets))
+        row.update(linearsvc_wall_s=round(svc.wall_s, 2), linearsvc_cpu_s=round(svc.cpu_s, 2))
         row["max_coef_difference"] = float(np.abs(model.coef_ - solution.coef).max())
     return row
 
 
 def plot(rows: list[dict]) -> None:
-    with chart(f"benchmarks/results/{NAME}.png", figsize=(6, 4), dpi=120) as axis:
+    with chart(RESULTS / f"{NAME}.png", figsize=(6, 4), dpi=120) as axis:
         sizes = [r["identities"] for r in rows]
         axis.plot(sizes, [r["train_wall_s"] for r in rows], "o-", label="job: fit + calibration")
         axis.plot(sizes, [r["fit_wall_s"] for r in rows], "^-", label="working-set SVM fit")

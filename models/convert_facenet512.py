@@ -10,6 +10,8 @@ Imported only when a conversion is needed (TensorFlow takes seconds to import).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 import tf2onnx
@@ -60,26 +62,39 @@ def _dynamic_batch(graph_def: tf.compat.v1.GraphDef) -> tf.compat.v1.GraphDef:
     return patched
 
 
-def convert(pb_bytes: bytes) -> Conversion:
-    """ONNX (opset 13, input `input` NHWC float32 [N,160,160,3]) plus the TF reference."""
+def dynamic_graph_runner(
+    pb_bytes: bytes, intra_op_threads: int | None = None
+) -> tuple[tf.compat.v1.GraphDef, Callable[[np.ndarray], np.ndarray]]:
+    """The frozen graph with its batch made dynamic, and a TF1 session running it (NHWC
+    float32 faces -> embeddings). `intra_op_threads` (inter-op then 1) or TF's defaults."""
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(pb_bytes)
     graph_def = _dynamic_batch(graph_def)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    config = None
+    if intra_op_threads is not None:
+        config = tf.compat.v1.ConfigProto(
+            intra_op_parallelism_threads=intra_op_threads, inter_op_parallelism_threads=1
+        )
+    session = tf.compat.v1.Session(graph=graph, config=config)
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return session.run(f"{OUTPUT_NAME}:0", feed_dict={f"{INPUT_NAME}:0": batch})
+
+    return graph_def, run
+
+
+def convert(pb_bytes: bytes) -> Conversion:
+    """ONNX (opset 13, input `input` NHWC float32 [N,160,160,3]) plus the TF reference."""
+    graph_def, reference = dynamic_graph_runner(pb_bytes)
     onnx_model = tf2onnx.convert.from_graph_def(
         graph_def,
         input_names=[f"{INPUT_NAME}:0"],
         output_names=[f"{OUTPUT_NAME}:0"],
         opset=OPSET,
     )[0]
-
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-    session = tf.compat.v1.Session(graph=graph)
-
-    def reference(batch: np.ndarray) -> np.ndarray:
-        return session.run(f"{OUTPUT_NAME}:0", feed_dict={f"{INPUT_NAME}:0": batch})
-
     return Conversion(
         onnx=onnx_model.SerializeToString(), reference=reference, source_framework=FRAMEWORK
     )
