@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 MARIADB_SERVER = os.environ.get("TEST_MARIADB_URL", "mysql+mysqlconnector://root@127.0.0.1:3306")
 
@@ -24,15 +23,22 @@ def sqlite_url(folder: Path) -> str:
 
 
 @contextmanager
-def mariadb_database() -> Iterator[str]:
-    """URL of a new, empty MariaDB database; skips the test when the server is down."""
+def mariadb_database(prefix: str = "facerec_test", skip_if_down: bool = True) -> Iterator[str]:
+    """URL of a new, empty MariaDB database named `prefix`_<random>, dropped on leaving.
+    When the server is down: skips the test, or (`skip_if_down=False`, outside pytest, as
+    the gallery benchmark runs it) raises the driver's error: OperationalError, or
+    InterfaceError when mysql-connector finds the port closed."""
     server = create_engine(MARIADB_SERVER, connect_args={"connection_timeout": 3})
-    name = f"facerec_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     try:
         with server.begin() as conn:
             conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    except OperationalError as error:
+    except (OperationalError, InterfaceError) as error:
         server.dispose()
+        if not skip_if_down:
+            raise
+        import pytest  # here: the benchmarks import this module without pytest
+
         pytest.skip(
             f"MariaDB at {MARIADB_SERVER} is unreachable ({error.orig}); run `make mariadb`"
         )
