@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,15 +19,37 @@ from tests.shared_data import REPO_ROOT
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: state, parent pid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def parent_pid(pid: int) -> int:
+    """The pid of `pid`'s parent (a gunicorn worker's is its master)."""
+    return int(proc_stat(pid)[1])
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
+def readyz_answers(url: str) -> bool:
+    """Whether GET /readyz at `url` answers 200 (from this process's network)."""
+    try:
+        return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+    except (requests.ConnectionError, requests.Timeout):
+        return False
+
+
 @dataclass
 class ApiProcess:
-    """One gunicorn master with its workers; restartable on the same data."""
+    """One gunicorn master with its workers; restartable on the same data.
+
+    `host` is the address it binds; `prefix` the command it runs under (e.g. `ip netns
+    exec NAME` for another network namespace); `probe(url)` says whether it is ready
+    (default: GET /readyz from this process answers 200)."""
 
     env: dict[str, str]
     workers: int = 1
@@ -34,23 +57,26 @@ class ApiProcess:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
+    prefix: Sequence[str] = ()
+    probe: Callable[[str], bool] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 90.0) -> ApiProcess:
         env = {
             **os.environ,
             **self.env,
-            "BIND": f"127.0.0.1:{self.port}",
+            "BIND": f"{self.host}:{self.port}",
             "GUNICORN_WORKERS": str(self.workers),
             "GUNICORN_THREADS": str(self.threads),
             "GUNICORN_ACCESSLOG": "",
         }
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(GUNICORN), "--config", "gunicorn.conf.py", "api.app:create_app()"],
+            [*self.prefix, str(GUNICORN), "--config", "gunicorn.conf.py", "api.app:create_app()"],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -66,11 +92,8 @@ class ApiProcess:
                 raise RuntimeError(
                     f"gunicorn exited with {self.process.returncode}; see {self.log_path}"
                 )
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except (requests.ConnectionError, requests.Timeout):
-                pass
+            if (self.probe or readyz_answers)(self.url):
+                return
             time.sleep(0.3)
         raise TimeoutError(f"API at {self.url} not ready after {timeout} s; see {self.log_path}")
 

@@ -21,3 +21,22 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data {path} is absent (see ../shared/README.md)")
     return path
+
+
+def built_models_root() -> Path:
+    """The folder `make models` built (FACE_MODELS_DIR), or skip the calling test."""
+    # imported here: most callers of this module need no onnxruntime
+    from models.manifest import MANIFEST_NAME
+    from models.runtime import models_dir_from_env
+
+    root = models_dir_from_env()
+    if not (root / MANIFEST_NAME).is_file():
+        pytest.skip(f"{root / MANIFEST_NAME} is missing; run `make models` first")
+    return root
+
+
+def ident20_people() -> dict[str, list[Path]]:
+    """The 20 people of ../shared/data/lfw-ident20 (alphabetical, lower-case ids), each
+    with their images sorted by name; skips the calling test where the set is absent."""
+    root = shared_path("data", "lfw-ident20")
+    return {d.name.lower(): sorted(d.glob("*.jpg")) for d in sorted(root.iterdir()) if d.is_dir()}

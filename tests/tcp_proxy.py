@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
+
+from sqlalchemy import make_url
 
 
 class TcpRelay:
@@ -72,3 +75,16 @@ class TcpRelay:
 
     def restore(self) -> None:
         self.start()
+
+
+@contextlib.contextmanager
+def relayed_mariadb(url: str) -> Iterator[tuple[str, str, TcpRelay]]:
+    """(direct_url, proxied_url, relay) for the MariaDB database at `url`: the proxied URL
+    reaches it through a relay on loopback that the test can cut; cut again on exit."""
+    direct = make_url(url)
+    relay = TcpRelay(direct.host or "127.0.0.1", direct.port or 3306).start()
+    proxied = direct.set(host="127.0.0.1", port=relay.port)
+    try:
+        yield url, proxied.render_as_string(hide_password=False), relay
+    finally:
+        relay.cut()

@@ -11,17 +11,27 @@ import requests
 TIMEOUT = 60
 
 
-def create_person(url: str, person_id: str, name: str | None = None) -> requests.Response:
-    return requests.post(
-        f"{url}/api/v1/people",
-        json={"person_id": person_id, "name": name or person_id},
-        timeout=TIMEOUT,
-    )
-
-
 def key_header(api_key: str | None) -> dict[str, str]:
     """The header that carries `api_key`; none for a server without keys."""
     return {"X-API-Key": api_key} if api_key else {}
+
+
+def call(method: str, url: str, api_key: str | None = None, **kwargs: Any) -> requests.Response:
+    """One request on a new connection with `api_key` (merged into any `headers` given)."""
+    headers = {**key_header(api_key), **kwargs.pop("headers", {})}
+    kwargs.setdefault("timeout", TIMEOUT)
+    return requests.request(method, url, headers=headers, **kwargs)
+
+
+def create_person(
+    url: str, person_id: str, name: str | None = None, api_key: str | None = None
+) -> requests.Response:
+    return call(
+        "POST",
+        f"{url}/api/v1/people",
+        api_key,
+        json={"person_id": person_id, "name": name or person_id},
+    )
 
 
 def enrol(
@@ -32,25 +42,33 @@ def enrol(
     api_key: str | None = None,
 ) -> dict[str, Any]:
     files = [("image", (p.name, p.read_bytes(), "image/jpeg")) for p in images]
-    response = requests.post(
+    response = call(
+        "POST",
         f"{url}/api/v1/people/{person_id}/faces",
+        api_key,
         files=files,
         data={"largest_face_only": "true" if largest_only else "false"},
-        headers=key_header(api_key),
-        timeout=TIMEOUT,
     )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def train(url: str, mode: str = "optimized", timeout: float = 120) -> dict[str, Any]:
+def train(
+    url: str, mode: str = "optimized", timeout: float = 120, api_key: str | None = None
+) -> dict[str, Any]:
     """Queue a training and wait for it to end; returns the finished job."""
-    response = requests.post(f"{url}/api/v1/training", json={"mode": mode}, timeout=TIMEOUT)
+    response = call("POST", f"{url}/api/v1/training", api_key, json={"mode": mode})
     assert response.status_code == 202, response.text
-    job_id = response.json()["job_id"]
+    return wait_for_job(url, response.json()["job_id"], timeout, api_key)
+
+
+def wait_for_job(
+    url: str, job_id: str, timeout: float = 120, api_key: str | None = None
+) -> dict[str, Any]:
+    """Poll a training job until it has succeeded or failed; returns the finished job."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = requests.get(f"{url}/api/v1/training/{job_id}", timeout=TIMEOUT).json()
+        job = call("GET", f"{url}/api/v1/training/{job_id}", api_key).json()
         if job["status"] in ("succeeded", "failed"):
             return job
         time.sleep(0.2)
@@ -62,10 +80,10 @@ def recognize(
 ) -> requests.Response:
     """One POST /api/v1/recognize on a new connection; `form` may carry camera_id etc."""
     data = image.read_bytes() if isinstance(image, Path) else image
-    return requests.post(
+    return call(
+        "POST",
         f"{url}/api/v1/recognize",
+        api_key,
         files={"image": ("probe.jpg", data, "image/jpeg")},
         data=form,
-        headers=key_header(api_key),
-        timeout=TIMEOUT,
     )

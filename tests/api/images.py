@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from functools import cache
 
 from PIL import Image
 
 from tests.shared_data import shared_path
 
 
+@cache
 def face_jpeg() -> bytes:
+    """A real single-face photograph as LFW ships it (250x250 JPEG)."""
     return shared_path(
         "data", "lfw-ident20", "Nicole_Kidman", "Nicole_Kidman_0001.jpg"
     ).read_bytes()
@@ -23,31 +26,37 @@ def group_jpeg() -> bytes:
     ).read_bytes()
 
 
-def blank_png(width: int = 200, height: int = 200) -> bytes:
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (235, 235, 235)).save(buffer, "PNG")
+    image.save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+def blank_png(width: int = 200, height: int = 200) -> bytes:
+    return encode(Image.new("RGB", (width, height), (235, 235, 235)), "PNG")
 
 
 def gif() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("P", (20, 20)).save(buffer, "GIF")
-    return buffer.getvalue()
+    return encode(Image.new("P", (20, 20)), "GIF")
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def png_chunk(kind: bytes, data: bytes) -> bytes:
     body = kind + data
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
 
-def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
-    """A valid PNG header claiming 400 megapixels in a few hundred bytes."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    row = b"\x00" + b"\x00" * width
-    data = zlib.compress(row * 8, 9)  # a few rows: the header is what matters
+def png_with_ihdr(width: int, height: int, idat: bytes) -> bytes:
+    """A PNG whose header claims width x height (8-bit greyscale) around `idat`."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", data)
-        + _chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
     )
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid PNG header claiming width x height in a few hundred bytes (a few rows of
+    data follow: the header is what matters)."""
+    return png_with_ihdr(width, height, zlib.compress(b"\x00" * (width + 1) * 4, 9))

@@ -13,18 +13,12 @@ import requests
 
 from api.app import create_app
 from api.config import Settings
-from tests.api.client import key_header
+from tests.api.client import call
 from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
 from tests.api.images import face_jpeg
 from tests.databases import sqlite_url
-from tests.live_api import ApiProcess, free_port
+from tests.live_api import GUNICORN, ApiProcess, free_port
 from tests.shared_data import REPO_ROOT
-
-T = 60
-
-
-def call(method: str, url: str, token: str | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, url, headers=key_header(token), timeout=T, **kwargs)
 
 
 def code_of(response: requests.Response) -> tuple[int, str]:
@@ -75,7 +69,7 @@ def test_scopes(keyed_api: ApiProcess) -> None:
     )
 
 
-def test_database_keys_camera_binding_and_revocation(keyed_api: ApiProcess, tmp_path: Path) -> None:
+def test_database_keys_camera_binding_and_revocation(keyed_api: ApiProcess) -> None:
     url = keyed_api.url
     created = call(
         "POST",
@@ -145,19 +139,15 @@ def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
 
 
 def test_without_keys_the_server_refuses_a_public_address(tmp_path: Path) -> None:
-    server = ApiProcess(
-        env={"DATABASE_URL": sqlite_url(tmp_path), "MODEL_DIR": str(tmp_path / "models")},
-        log_path=tmp_path / "gunicorn.log",
-    )
-    port = free_port()
-    env = {**os.environ, **server.env, "BIND": f"0.0.0.0:{port}", "API_KEYS": ""}
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url(tmp_path),
+        "MODEL_DIR": str(tmp_path / "models"),
+        "BIND": f"0.0.0.0:{free_port()}",
+        "API_KEYS": "",
+    }
     result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "--config",
-            "gunicorn.conf.py",
-            "api.app:create_app()",
-        ],
+        [str(GUNICORN), "--config", "gunicorn.conf.py", "api.app:create_app()"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

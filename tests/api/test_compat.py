@@ -5,14 +5,13 @@ from __future__ import annotations
 import requests
 
 from tests.live_api import ApiProcess
-from tests.shared_data import shared_path
+from tests.shared_data import ident20_people
 
 T = 120
 
 
 def _images(person: str, count: int, start: int = 0) -> list[bytes]:
-    folder = shared_path("data", "lfw-ident20", person)
-    return [p.read_bytes() for p in sorted(folder.glob("*.jpg"))[start : start + count]]
+    return [p.read_bytes() for p in ident20_people()[person.lower()][start : start + count]]
 
 
 def test_original_enrol_train_recognise_cycle(sqlite_api: ApiProcess) -> None:

@@ -13,7 +13,7 @@ from tests.api.conftest import start_api
 from tests.api.images import blank_png, face_jpeg, gif, group_jpeg, png_bomb
 from tests.databases import mariadb_database
 from tests.live_api import ApiProcess
-from tests.tcp_proxy import TcpRelay
+from tests.tcp_proxy import relayed_mariadb
 
 T = 60
 
@@ -106,7 +106,9 @@ def test_oversized_requests_and_images_are_413(sqlite_api: ApiProcess) -> None:
     url = sqlite_api.url
     huge = b"\xff\xd8" + b"\x00" * (4 * 2**20)
     assert_error(post_image(url, "/api/v1/recognize", huge), 413, "REQUEST_TOO_LARGE")
-    body = assert_error(post_image(url, "/api/v1/recognize", png_bomb()), 413, "IMAGE_TOO_LARGE")
+    body = assert_error(
+        post_image(url, "/api/v1/recognize", png_bomb(20000, 20000)), 413, "IMAGE_TOO_LARGE"
+    )
     assert "20000x20000" in body["message"]
 
 
@@ -163,7 +165,7 @@ def test_verify_without_a_face_is_422(sqlite_api: ApiProcess) -> None:
 def test_enrolment_keeps_good_images_and_explains_each_rejection(sqlite_api: ApiProcess) -> None:
     url = sqlite_api.url
     assert create_person(url, "mixed").status_code == 201
-    uploads = [face_jpeg(), blank_png(), b"garbage", group_jpeg(), png_bomb()]
+    uploads = [face_jpeg(), blank_png(), b"garbage", group_jpeg(), png_bomb(20000, 20000)]
     response = requests.post(
         f"{url}/api/v1/people/mixed/faces",
         files=[("image", (f"{i}.img", data)) for i, data in enumerate(uploads)],
@@ -233,9 +235,7 @@ def test_swagger_is_valid_openapi_and_documents_the_contract(sqlite_api: ApiProc
 
 @pytest.mark.mariadb
 def test_database_outage_answers_503_fast_and_recovers(tmp_path) -> None:
-    with mariadb_database() as url:
-        relay = TcpRelay("127.0.0.1", 3306).start()
-        proxied = url.replace("127.0.0.1:3306", f"127.0.0.1:{relay.port}")
+    with mariadb_database() as url, relayed_mariadb(url) as (_, proxied, relay):
         server = start_api(tmp_path, proxied, workers=1, DB_TIMEOUT_SECONDS="2")
         try:
             assert create_person(server.url, "before_outage").status_code == 201
@@ -249,12 +249,8 @@ def test_database_outage_answers_503_fast_and_recovers(tmp_path) -> None:
             assert time.monotonic() - started < 20
             assert requests.get(f"{server.url}/healthz", timeout=T).status_code == 200
             relay.restore()
-            deadline = time.monotonic() + 30
-            while requests.get(f"{server.url}/readyz", timeout=T).status_code != 200:
-                assert time.monotonic() < deadline, "did not recover"
-                time.sleep(0.5)
+            server.wait_ready(30)  # raises when it did not recover
             people = requests.get(f"{server.url}/api/v1/people", timeout=T).json()
             assert [p["person_id"] for p in people["items"]] == ["before_outage"]
         finally:
             server.stop()
-            relay.cut()

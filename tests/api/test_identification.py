@@ -14,15 +14,10 @@ import requests
 
 from tests.api.client import create_person, enrol, recognize, train
 from tests.live_api import ApiProcess
-from tests.shared_data import shared_path
+from tests.shared_data import ident20_people, shared_path
 
 ENROLLED_PER_PERSON = 5
 MIN_TOP1_ACCURACY = 0.98
-
-
-def ident20_people() -> dict[str, list[Path]]:
-    root = shared_path("data", "lfw-ident20")
-    return {d.name.lower(): sorted(d.glob("*.jpg")) for d in sorted(root.iterdir()) if d.is_dir()}
 
 
 def strangers(count: int) -> list[Path]:

@@ -51,11 +51,11 @@ def _describe(url: str) -> dict[str, object]:
 
 @pytest.mark.mariadb
 def test_sql_file_and_code_create_the_same_mariadb_schema() -> None:
+    # Loaded the way the MariaDB image's entrypoint loads it: by the mariadb client.
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        pytest.skip("the mariadb command-line client is not installed")
     with mariadb_database() as from_file, mariadb_database() as from_code:
-        # Loaded the way the MariaDB image's entrypoint loads it: by the mariadb client.
-        client = shutil.which("mariadb") or shutil.which("mysql")
-        if client is None:
-            pytest.skip("the mariadb command-line client is not installed")
         database = make_url(from_file)
         subprocess.run(
             [

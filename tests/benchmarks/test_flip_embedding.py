@@ -7,17 +7,14 @@ import pytest
 
 from api.vision import EMBEDDER_NAMES, load_embedder
 from benchmarks.lfw_verification import embed_plain_and_flipped
-from models.manifest import MANIFEST_NAME
 from models.parity import random_faces
-from models.runtime import ModelStore, models_dir_from_env
+from models.runtime import ModelStore
+from tests.shared_data import built_models_root
 
 
 @pytest.fixture(scope="module")
 def store() -> ModelStore:
-    root = models_dir_from_env()
-    if not (root / MANIFEST_NAME).is_file():
-        pytest.skip(f"{root / MANIFEST_NAME} is missing; run `make models` first")
-    return ModelStore(root)
+    return ModelStore(built_models_root())
 
 
 @pytest.mark.parametrize("name", EMBEDDER_NAMES)

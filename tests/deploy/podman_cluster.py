@@ -26,7 +26,6 @@ import copy
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Iterable
@@ -37,6 +36,7 @@ from typing import Any
 import requests
 
 from tests.deploy.tools import KUBE_DIR, REPO_ROOT, compose, documents, kustomize
+from tests.live_api import free_port
 
 NETWORK = "facerec-live"
 PREFIX = "facerec-live-"
@@ -69,12 +69,6 @@ def podman(*args: str, timeout: float = 120, check: bool = True, stdin: str | No
     if check and result.returncode != 0:
         raise HarnessError(f"podman {' '.join(args[:3])} ... failed:\n{result.stderr[-4000:]}")
     return result.stdout
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def version_tag() -> str:
@@ -353,7 +347,7 @@ class Cluster:
         )
         conf = self.workdir / "nginx.conf"
         conf.write_text(NGINX_CONF.format(servers=servers), encoding="utf-8")
-        self.lb_port = free_loopback_port()
+        self.lb_port = free_port()
         podman(
             "run", "-d", "--name", LB_NAME, "--network", NETWORK,
             "-p", f"127.0.0.1:{self.lb_port}:80",

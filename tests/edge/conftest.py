@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from edge.detectors import FaceDetector, open_detector
+from edge.geometry import Detection
 from edge.retinaface import MANIFEST_NAME
+from edge.sources import open_source
 from models.runtime import ModelStore
 from tests.shared_data import shared_path
 
@@ -48,3 +50,12 @@ def detector(request: pytest.FixtureRequest) -> FaceDetector:
 @pytest.fixture(scope="session")
 def ultraface640() -> FaceDetector:
     return make_detector("ultraface-640")
+
+
+@pytest.fixture(scope="session")
+def video_detections(detector: FaceDetector) -> dict[int, list[Detection]]:
+    """{frame index: what `detector` finds there} over facenet_video: decoded and
+    detected once a session for the detector and the tracker tests."""
+    return {
+        frame.index: detector.detect(frame.image) for frame in open_source(str(facenet_video()))
+    }

@@ -13,7 +13,8 @@ from edge.client import (
     CloudUnavailableError,
     base_url_from,
 )
-from tests.edge.http_recorder import RecordingServer, free_port
+from tests.edge.http_recorder import RecordingServer
+from tests.live_api import free_port
 
 
 @pytest.fixture

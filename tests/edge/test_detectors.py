@@ -10,16 +10,10 @@ import pytest
 
 from edge.detectors import FaceDetector, open_detector
 from edge.geometry import Detection
-from edge.sources import open_source
 from models.runtime import ModelError
-from tests.edge.conftest import facenet_video, make_detector, still
-from tests.edge.scene_truth import STILL_FACES, VIDEO_FACES, VIDEO_RECALL
+from tests.edge.conftest import make_detector, still
+from tests.edge.scene_truth import STILL_FACES, VIDEO_FACES, VIDEO_RECALL, contains
 from tests.shared_data import shared_path
-
-
-def contains(detection: Detection, point: tuple[int, int]) -> bool:
-    box = detection.box
-    return box.left <= point[0] <= box.right and box.top <= point[1] <= box.bottom
 
 
 @pytest.mark.parametrize("name", sorted(STILL_FACES))
@@ -52,13 +46,14 @@ def test_a_blank_wall_has_no_face(detector: FaceDetector) -> None:
 
 
 @pytest.mark.slow
-def test_the_people_of_the_video_are_found(detector: FaceDetector) -> None:
+def test_the_people_of_the_video_are_found(
+    detector: FaceDetector, video_detections: dict[int, list[Detection]]
+) -> None:
     found = 0
     frames_with_faces = 0
-    for frame in open_source(str(facenet_video())):
-        detections = detector.detect(frame.image)
+    for index, detections in video_detections.items():
         frames_with_faces += bool(detections)
-        for point in VIDEO_FACES.get(frame.index, {}).values():
+        for point in VIDEO_FACES.get(index, {}).values():
             found += any(contains(d, point) for d in detections)
     assert frames_with_faces == 105  # people are in view all along
     assert found >= VIDEO_RECALL[detector.name]

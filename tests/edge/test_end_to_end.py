@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -44,20 +42,11 @@ from tests.api.conftest import start_api
 from tests.databases import sqlite_url
 from tests.edge.conftest import hamilton_clip
 from tests.edge.netns import CLOUD_ADDRESS, TwoHosts, two_hosts
-from tests.edge.scene_truth import STILL_FACES
-from tests.edge.test_programs import PROGRAMS, program_env, run_program
-from tests.edge.test_spool import wait_until
-from tests.live_api import GUNICORN
-from tests.shared_data import REPO_ROOT, shared_path
+from tests.edge.programs import PROGRAMS, program_env, run_program, wait_until
+from tests.edge.scene_truth import HAMILTON_FRAMES, HAMILTON_SHOTS, STILL_FACES
+from tests.live_api import ApiProcess
+from tests.shared_data import shared_path
 
-# The Hamilton clip, read off its frames: [first, end) frame of each shot and who is in it.
-HAMILTON_SHOTS = (
-    (0, 20, {"alex_lacamoire", "lin-manuel_miranda"}),  # wide: Lin standing, Alex at the piano
-    (20, 82, {"alex_lacamoire"}),  # Alex in profile, close up
-    (82, 211, {"lin-manuel_miranda"}),
-    (211, 275, set()),  # the audience: nobody enrolled
-)
-HAMILTON_FRAMES = 275
 # Measured on all 450 faces UltraFace-640 finds in the clip, cropped as the edge sends
 # them (JPEG 90), each person enrolled from the one photo in enroll_refs: to the wrong
 # person or of a stranger at most 0.21; Lin 0.30-0.81 (median 0.71, 137 of 149 >= 0.55);
@@ -251,42 +240,23 @@ def cloud_host(hosts: TwoHosts, folder: Path, api_keys: str) -> Iterator[str]:
     """The API (gunicorn, one worker) inside the cloud namespace; yields its URL. It
     listens on a non-loopback address, so it only starts with API keys."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": sqlite_url(folder),
-        "MODEL_DIR": str(folder / "models"),
-        "BIND": f"{CLOUD_ADDRESS}:8080",
-        "API_KEYS": api_keys,
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_ACCESSLOG": "",
-    }
-    url = f"http://{CLOUD_ADDRESS}:8080"
-    with (folder / "gunicorn.log").open("ab") as log:
-        process = subprocess.Popen(
-            hosts.command(
-                hosts.cloud, [str(GUNICORN), "-c", "gunicorn.conf.py", "api.app:create_app()"]
-            ),
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            ready = wait_until(
-                lambda: (
-                    process.poll() is not None or hosts.request("GET", f"{url}/readyz")[0] == 200
-                ),
-                timeout_s=90,
-            )
-            assert ready and process.poll() is None, f"API did not start; see {log.name}"
-            yield url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    api = ApiProcess(
+        env={
+            "DATABASE_URL": sqlite_url(folder),
+            "MODEL_DIR": str(folder / "models"),
+            "API_KEYS": api_keys,
+        },
+        port=8080,
+        log_path=folder / "gunicorn.log",
+        host=CLOUD_ADDRESS,
+        prefix=hosts.command(hosts.cloud, []),
+        probe=lambda url: hosts.request("GET", f"{url}/readyz")[0] == 200,
+    )
+    try:  # stopped also when it never became ready
+        api.start()
+        yield api.url
+    finally:
+        api.stop()
 
 
 def recognize_requests(hosts: TwoHosts, url: str) -> int:

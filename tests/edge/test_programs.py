@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import pytest
 
 from tests.edge.conftest import facenet_video, hamilton_clip
-from tests.edge.http_recorder import RecordingServer, free_port
-from tests.shared_data import REPO_ROOT, shared_path
+from tests.edge.http_recorder import RecordingServer
+from tests.edge.programs import PROGRAMS, program_env, run_program, wait_until
+from tests.edge.scene_truth import HAMILTON_FRAMES
+from tests.live_api import free_port
+from tests.shared_data import shared_path
 
-PROGRAMS = REPO_ROOT / "interaction-with-framework"
 NETWORK_PROGRAMS = (
     "add_user_from_dataset.py",
     "add_user_with_camera.py",
@@ -26,24 +26,6 @@ NETWORK_PROGRAMS = (
     "video_recognition.py",
     "api_benchmark.py",
 )
-
-
-def program_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env["ULTRAFACE_DIR"] = str(shared_path("models", "ultraface"))
-    return env
-
-
-def run_program(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(PROGRAMS / name), *args],
-        env=program_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in PROGRAMS.glob("*.py")))
@@ -75,7 +57,7 @@ def test_the_extractor_writes_one_image_per_new_face_or_better_view(tmp_path: Pa
     # Measured: 459 faces in 275 frames (9 under --min-size), 25 worth sending (no track
     # runs across the clip's three scene cuts).
     assert len(tracked) == 25
-    assert result.stdout.startswith("25 face images from 275 frames")
+    assert result.stdout.startswith(f"25 face images from {HAMILTON_FRAMES} frames")
     for path in tracked:
         image = cv2.imread(str(path))
         assert image is not None and max(image.shape[:2]) <= 256
@@ -112,7 +94,7 @@ def test_video_recognition_with_the_cloud_down_spools_every_crop(tmp_path: Path)
     assert len(list(spool.glob("*.crop"))) == crops_sent
     assert f"still spooled      {crops_sent} crops" in result.stdout
     video = cv2.VideoCapture(str(tmp_path / "out.mp4"))
-    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 275
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == HAMILTON_FRAMES
 
 
 @pytest.mark.slow
@@ -130,9 +112,7 @@ def test_ctrl_c_prints_the_report_and_keeps_the_spool(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob("*.crop")) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: any(tmp_path.glob("*.crop")), timeout_s=60)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

@@ -10,9 +10,7 @@ import pytest
 from edge.scenecut import SceneCutDetector
 from edge.sources import open_source, sample_frames
 from tests.edge.conftest import facenet_video, hamilton_clip
-
-# Read off the frames: wide shot 0-19, Alex in profile 20-81, Lin 82-210, audience 211-274.
-HAMILTON_SHOT_STARTS = (20, 82, 211)
+from tests.edge.scene_truth import HAMILTON_SHOT_STARTS
 
 
 def cut_frames(video: Path, target_fps: float | None) -> list[int]:

@@ -4,8 +4,6 @@ delivers them all in capture order once the cloud is back."""
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from edge.sender import Sender, SenderConfig
 from edge.spool import Spool, SpooledCrop
 from tests.edge.conftest import still
 from tests.edge.http_recorder import RecordingServer
+from tests.edge.programs import wait_until
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 FAST = SenderConfig(workers=4, retries=1, backoff_s=0.01, drain_backoff_max_s=0.2)
@@ -40,15 +39,6 @@ def face_jpegs(ultraface640: FaceDetector) -> list[bytes]:
             jpegs.append(encode_jpeg(crop.image, 90))
     assert len(jpegs) == 12
     return jpegs
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_the_spool_hands_out_crops_oldest_first_whatever_the_order_they_came(

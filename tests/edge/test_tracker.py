@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from edge.accounting import EdgeStats
 from edge.crops import CropPolicy
 from edge.detectors import FaceDetector
-from edge.geometry import Box
+from edge.geometry import Box, Detection
 from edge.pipeline import EdgePipeline
 from edge.sources import open_source
 from edge.tracker import IouTracker, SendReason, TrackerConfig
 from tests.edge.conftest import facenet_video
-from tests.edge.scene_truth import VIDEO_FACES
+from tests.edge.scene_truth import VIDEO_FACES, contains
 
 
 def test_a_moving_face_keeps_its_track_and_a_new_face_gets_a_new_one() -> None:
@@ -64,6 +66,19 @@ def test_sent_on_appearance_then_only_for_a_clearly_better_view() -> None:
 
 
 @dataclass
+class ReplayDetector:
+    """Stands in for a detector on facenet_video: answers each frame, in order, with
+    what the real one found there (the session's `video_detections`)."""
+
+    name: str
+    threshold: float
+    answers: Iterator[list[Detection]]
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        return next(self.answers)
+
+
+@dataclass
 class VideoRun:
     stats: EdgeStats
     sent_tracks: set[int]
@@ -83,21 +98,25 @@ def run_video(detector: FaceDetector, tracker: IouTracker | None) -> VideoRun:
     at_truth: dict[tuple[int, str], list[int]] = {}
     for frame in open_source(str(facenet_video())):
         observations = pipeline.process(frame)
-        for who, (x, y) in VIDEO_FACES.get(frame.index, {}).items():
+        for who, point in VIDEO_FACES.get(frame.index, {}).items():
             at_truth[(frame.index, who)] = [
                 seen.track_id
                 for seen in observations
-                if seen.track_id is not None
-                and seen.detection.box.left <= x <= seen.detection.box.right
-                and seen.detection.box.top <= y <= seen.detection.box.bottom
+                if seen.track_id is not None and contains(seen.detection, point)
             ]
     return VideoRun(stats, sent, at_truth)
 
 
 @pytest.fixture(scope="module")
-def runs(detector: FaceDetector) -> tuple[VideoRun, VideoRun]:
-    """The same video without and with the tracker."""
-    return run_video(detector, None), run_video(detector, IouTracker())
+def runs(
+    detector: FaceDetector, video_detections: dict[int, list[Detection]]
+) -> tuple[VideoRun, VideoRun]:
+    """The same video without and with the tracker (its detections replayed)."""
+
+    def replay() -> ReplayDetector:
+        return ReplayDetector(detector.name, detector.threshold, iter(video_detections.values()))
+
+    return run_video(replay(), None), run_video(replay(), IouTracker())
 
 
 @pytest.mark.slow

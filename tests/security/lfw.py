@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.api import client
 from tests.security.server import ADMIN_TOKEN, SecuredServer
-from tests.shared_data import shared_path
+from tests.shared_data import ident20_people
 
 
 @dataclass(frozen=True)
@@ -21,50 +20,26 @@ class LfwPerson:
 
 def lfw_people(count: int, enrol_per_person: int, first: int = 0) -> list[LfwPerson]:
     """`count` people of lfw-ident20 (alphabetical from `first`), split enrol/probe."""
-    root = shared_path("data", "lfw-ident20")
-    folders = [d for d in sorted(root.iterdir()) if d.is_dir()][first : first + count]
-    people = []
-    for folder in folders:
-        images = sorted(folder.glob("*.jpg"))
-        people.append(
-            LfwPerson(
-                folder.name.lower(),
-                tuple(images[:enrol_per_person]),
-                tuple(images[enrol_per_person:]),
-            )
-        )
-    return people
+    chosen = list(ident20_people().items())[first : first + count]
+    return [
+        LfwPerson(person_id, tuple(images[:enrol_per_person]), tuple(images[enrol_per_person:]))
+        for person_id, images in chosen
+    ]
 
 
 def enrol_person(server: SecuredServer, person: LfwPerson) -> list[int]:
     """Create `person` and enrol every enrolment image; returns the new face ids."""
-    created = server.call("POST", "/api/v1/people", json={"person_id": person.person_id})
+    created = client.create_person(server.url, person.person_id, api_key=ADMIN_TOKEN)
     assert created.status_code == 201, created.text
-    files = [("image", (p.name, p.read_bytes(), "image/jpeg")) for p in person.enrol]
-    answer = server.call(
-        "POST",
-        f"/api/v1/people/{person.person_id}/faces",
-        files=files,
-        data={"largest_face_only": "true"},
-    )
-    assert answer.status_code == 201, answer.text
-    faces = answer.json()["faces"]
-    assert len(faces) == len(person.enrol), answer.json()["rejected"]
+    answer = client.enrol(server.url, person.person_id, list(person.enrol), api_key=ADMIN_TOKEN)
+    faces = answer["faces"]
+    assert len(faces) == len(person.enrol), answer["rejected"]
     return [face["face_id"] for face in faces]
 
 
 def train(server: SecuredServer, mode: str = "optimized", timeout: float = 120) -> dict[str, Any]:
     """Queue a training and wait for it to end; returns the finished job."""
-    queued = server.call("POST", "/api/v1/training", json={"mode": mode})
-    assert queued.status_code == 202, queued.text
-    job_id = queued.json()["job_id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = server.call("GET", f"/api/v1/training/{job_id}").json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.2)
-    raise TimeoutError(f"training {job_id} did not finish in {timeout} s")
+    return client.train(server.url, mode, timeout, api_key=ADMIN_TOKEN)
 
 
 def recognize(server: SecuredServer, image: Path, **form: str) -> dict[str, Any]:

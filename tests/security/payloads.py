@@ -14,23 +14,9 @@ from functools import cache
 
 from PIL import Image
 
-from tests.shared_data import shared_path
+from tests.api.images import encode, face_jpeg, png_bomb, png_chunk, png_with_ihdr
 
 FORMATS = ("JPEG", "PNG", "WEBP")
-
-
-@cache
-def face_jpeg() -> bytes:
-    """A real single-face photograph as LFW ships it (250x250 JPEG)."""
-    return shared_path(
-        "data", "lfw-ident20", "Nicole_Kidman", "Nicole_Kidman_0001.jpg"
-    ).read_bytes()
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
 
 
 @cache
@@ -44,26 +30,6 @@ def face(fmt: str) -> bytes:
 
 def junk(size: int, seed: int = 8) -> bytes:
     return random.Random(seed).randbytes(size)
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-
-def _png_with_ihdr(width: int, height: int, idat: bytes) -> bytes:
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid PNG header claiming width x height in a few hundred bytes."""
-    return _png_with_ihdr(width, height, zlib.compress(b"\x00" * (width + 1) * 4, 9))
 
 
 def _sof_offset(jpeg: bytes) -> int:
@@ -154,7 +120,7 @@ def malformations() -> dict[str, bytes]:
         "jpeg-scan-replaced-by-junk": face_jpeg()[:700] + junk(len(face_jpeg()) - 700),
         "png-bad-ihdr-crc": bytes(bad_crc),
         "png-idat-not-zlib": bad_idat,
-        "png-zero-width": _png_with_ihdr(0, 10, zlib.compress(b"\x00")),
+        "png-zero-width": png_with_ihdr(0, 10, zlib.compress(b"\x00")),
         "webp-header-then-junk": webp[:30] + junk(len(webp) - 30),
         "webp-riff-only": b"RIFF\x00\x00\x00\x00WEBP",
     }

@@ -12,10 +12,11 @@ import secrets
 
 import requests
 
+from tests.api import client
 from tests.security import payloads
 from tests.security.leaks import find_leaks, image_needles
 from tests.security.lfw import enrol_person, lfw_people, train
-from tests.security.server import ADMIN_TOKEN, RECOGNIZE_TOKEN, TIMEOUT, SecuredServer
+from tests.security.server import ADMIN_TOKEN, RECOGNIZE_TOKEN, SecuredServer
 from tests.security.tally import SecurityReport
 
 
@@ -53,9 +54,7 @@ def test_logs_hold_no_images_embeddings_or_keys(
     images["probe"] = probe
 
     def post(path: str, token: str, files: dict, **data: str) -> requests.Response:
-        return requests.post(
-            f"{url}{path}", headers={"X-API-Key": token}, files=files, data=data, timeout=TIMEOUT
-        )
+        return client.call("POST", f"{url}{path}", token, files=files, data=data)
 
     for token in (RECOGNIZE_TOKEN, db_token, ADMIN_TOKEN):
         answer = post("/api/v1/recognize", token, {"image": ("p.jpg", probe)}, camera_id="log-cam")

@@ -29,10 +29,12 @@ from api.recognition.release import (
     current_version,
     new_version,
 )
-from tests.api.client import create_person, enrol, recognize, train
+from tests.api.client import create_person, enrol, recognize, train, wait_for_job
 from tests.databases import mariadb_database
-from tests.shared_data import shared_path
+from tests.live_api import parent_pid
+from tests.shared_data import ident20_people
 from tests.training.cluster import Cluster, start_cluster
+from tests.training.job_rows import job_row, wait_for
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
 
@@ -44,8 +46,7 @@ SWAP_SECONDS = 5.0  # every instance must answer with a new release this soon af
 
 
 def ident20() -> list[tuple[str, list[Path]]]:
-    root = shared_path("data", "lfw-ident20")
-    return [(d.name.lower(), sorted(d.glob("*.jpg"))) for d in sorted(root.iterdir())]
+    return list(ident20_people().items())
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +145,7 @@ def test_retrain_under_traffic_swaps_every_instance_with_zero_failed_requests(
         enrol_people(cluster.url, new)
         queued = requests.post(f"{cluster.url}/api/v1/training", json={}, timeout=10)
         assert queued.status_code == 202 and queued.json()["status"] == "queued"
-        job_id = queued.json()["job_id"]
-        deadline = time.monotonic() + 120
-        while (job := requests.get(f"{cluster.url}/api/v1/training/{job_id}", timeout=10).json())[
-            "status"
-        ] not in ("succeeded", "failed") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        job = wait_for_job(cluster.url, queued.json()["job_id"], 120)
         assert job["status"] == "succeeded", job
         fresh = job["release_version"]
         lag = wait_until_served(cluster, fresh, SWAP_SECONDS)
@@ -198,9 +194,7 @@ def test_release_failing_its_checksum_is_refused_and_the_old_one_serves(cluster:
 
 def _gunicorn_worker_of(cluster: Cluster, pid: int) -> bool:
     """True when `pid` is a worker forked by one of this test's gunicorn masters."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    parent = int(stat.rsplit(")", 1)[1].split()[1])
-    return parent in {api.process.pid for api in cluster.instances if api.process}
+    return parent_pid(pid) in {api.process.pid for api in cluster.instances if api.process}
 
 
 def test_killed_training_runner_is_taken_over_and_the_live_model_is_untouched(
@@ -212,13 +206,7 @@ def test_killed_training_runner_is_taken_over_and_the_live_model_is_untouched(
     try:
         queued = requests.post(f"{cluster.url}/api/v1/training", json={"mode": "full"}, timeout=10)
         job_id = queued.json()["job_id"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with engine.connect() as conn:
-                row = jobs.get_job(conn, job_id)
-            if row is not None and row["status"] == jobs.RUNNING:
-                break
-            time.sleep(0.05)
+        row = wait_for(engine, job_id, lambda row: row["status"] == jobs.RUNNING, 30)
         assert row is not None and row["status"] == jobs.RUNNING, row
         victim = row["lease_owner"]
         pid = int(victim.rsplit(":", 1)[1])
@@ -239,8 +227,7 @@ def test_killed_training_runner_is_taken_over_and_the_live_model_is_untouched(
             if job["attempts"] == 2:
                 progress.append(job["progress"])
             time.sleep(0.2)
-        with engine.connect() as conn:
-            row = jobs.get_job(conn, job_id)
+        row = job_row(engine, job_id)
     finally:
         engine.dispose()
     assert job["status"] == "succeeded" and job["attempts"] == 2, job

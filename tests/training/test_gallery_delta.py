@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,6 +38,7 @@ def unit(rng: np.random.Generator, count: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+@cache
 def tiny_png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (120, 90, 60)).save(out, format="PNG")

@@ -21,9 +21,11 @@ from sqlalchemy import Engine, create_engine
 from api.db import training_jobs as jobs
 from api.recognition.release import RELEASES_DIR, STAGING_PREFIX, current_version
 from tests.api.client import create_person, enrol, train
+from tests.api.conftest import start_api
 from tests.databases import mariadb_database
-from tests.live_api import ApiProcess
-from tests.shared_data import shared_path
+from tests.live_api import ApiProcess, parent_pid
+from tests.shared_data import ident20_people
+from tests.training.job_rows import job_row, wait_for
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
 
@@ -36,16 +38,13 @@ PEOPLE, IMAGES = 20, 10  # 200 faces: re-embedding them takes seconds, in 7 batc
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     folder = tmp_path_factory.mktemp("graceful")
     with mariadb_database() as url:
-        server = ApiProcess(
-            env={
-                "DATABASE_URL": url,
-                "MODEL_DIR": str(folder / "models"),
-                "TRAINING_LEASE_SECONDS": str(LEASE_SECONDS),
-                "TRAINING_POLL_SECONDS": "0.5",
-            },
+        server = start_api(
+            folder,
+            url,
             workers=2,
-            log_path=folder / "gunicorn.log",
-        ).start()
+            TRAINING_LEASE_SECONDS=str(LEASE_SECONDS),
+            TRAINING_POLL_SECONDS="0.5",
+        )
         try:
             yield server
         finally:
@@ -59,28 +58,9 @@ def engine(api: ApiProcess) -> Iterator[Engine]:
     engine.dispose()
 
 
-def job_row(engine: Engine, job_id: str) -> dict:
-    with engine.connect() as conn:
-        row = jobs.get_job(conn, job_id)
-    assert row is not None
-    return row
-
-
-def wait_for(engine: Engine, job_id: str, done, timeout: float) -> dict:
-    """The job's row once `done(row)` holds; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = job_row(engine, job_id)
-        if done(row):
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {row['status']} after {timeout} s: {row}")
-
-
 def gunicorn_worker_of(api: ApiProcess, pid: int) -> bool:
     assert api.process is not None
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1]) == api.process.pid
+    return parent_pid(pid) == api.process.pid
 
 
 def worker_alive_after(pid: int, timeout: float) -> bool:
@@ -98,10 +78,9 @@ def worker_alive_after(pid: int, timeout: float) -> bool:
 @pytest.fixture(scope="module")
 def enrolled(api: ApiProcess) -> None:
     """Enrolled people and a first release, the live one that a stopped job leaves alone."""
-    root = shared_path("data", "lfw-ident20")
-    for person in sorted(root.iterdir())[:PEOPLE]:
-        assert create_person(api.url, person.name.lower()).status_code == 201
-        enrol(api.url, person.name.lower(), sorted(person.glob("*.jpg"))[:IMAGES])
+    for person_id, images in list(ident20_people().items())[:PEOPLE]:
+        assert create_person(api.url, person_id).status_code == 201
+        enrol(api.url, person_id, images[:IMAGES])
     first = train(api.url)
     assert first["status"] == "succeeded", first
 

@@ -18,6 +18,7 @@ from api.db.engine import utcnow
 from api.db.schema import training_jobs
 from api.training import TrainingContext
 from api.training_worker import TrainingWorker
+from tests.training.job_rows import job_row
 
 
 def poller(engine: Engine, max_attempts: int = 2, lease: float = 0.3) -> TrainingWorker:
@@ -39,13 +40,6 @@ def queue(engine: Engine, count: int) -> list[str]:
         return [jobs.create_job(conn, "optimized")["job_id"] for _ in range(count)]
 
 
-def job(engine: Engine, job_id: str) -> dict:
-    with engine.connect() as conn:
-        found = jobs.get_job(conn, job_id)
-    assert found is not None
-    return found
-
-
 def test_only_one_job_runs_and_the_oldest_goes_first(engine: Engine) -> None:
     first, second = queue(engine, 2)
     worker = poller(engine, lease=30)
@@ -56,10 +50,10 @@ def test_only_one_job_runs_and_the_oldest_goes_first(engine: Engine) -> None:
     # Even bypassing the poller, the database refuses a second running job.
     with pytest.raises(IntegrityError), engine.begin() as conn:
         jobs.claim_queued(conn, second, "intruder:1", 30)
-    assert job(engine, second)["status"] == jobs.QUEUED
+    assert job_row(engine, second)["status"] == jobs.QUEUED
     with engine.begin() as conn:
         assert jobs.finish_job(conn, claim, jobs.SUCCEEDED, None, "v1", 3, 9)
-    finished = job(engine, first)
+    finished = job_row(engine, first)
     assert finished["status"] == jobs.SUCCEEDED and finished["running_slot"] is None
     assert finished["progress"] == 1.0 and finished["lease_owner"] is None
     following = worker.claim()
@@ -75,7 +69,7 @@ def test_expired_lease_is_taken_over_and_the_old_runner_is_fenced_out(engine: En
     time.sleep(0.5)
     successor = worker.claim()
     assert successor is not None and successor.job_id == job_id and successor.attempt == 2
-    running = job(engine, job_id)
+    running = job_row(engine, job_id)
     assert running["status"] == jobs.RUNNING and running["attempts"] == 2
     # The first runner wakes up: it can neither heartbeat, report nor finish.
     with engine.begin() as conn:
@@ -84,8 +78,8 @@ def test_expired_lease_is_taken_over_and_the_old_runner_is_fenced_out(engine: En
         assert not jobs.finish_job(conn, dead, jobs.SUCCEEDED, None, "stale", 1, 1)
         assert jobs.renew(conn, successor, 30)
         assert jobs.report_progress(conn, successor, 0.25)
-    assert job(engine, job_id)["progress"] == 0.25
-    assert job(engine, job_id)["release_version"] is None
+    assert job_row(engine, job_id)["progress"] == 0.25
+    assert job_row(engine, job_id)["release_version"] is None
 
 
 def test_job_whose_runners_keep_dying_fails_with_the_reason(engine: Engine) -> None:
@@ -100,7 +94,7 @@ def test_job_whose_runners_keep_dying_fails_with_the_reason(engine: Engine) -> N
             .values(lease_expires_at=utcnow().replace(year=2000))
         )
     assert worker.claim() is None
-    failed = job(engine, job_id)
+    failed = job_row(engine, job_id)
     assert failed["status"] == jobs.FAILED and failed["running_slot"] is None
     assert claim.owner in failed["message"] and "1 attempt" in failed["message"]
     # The slot is free again: the next queued job starts.
@@ -117,7 +111,7 @@ def test_handed_back_job_is_queued_again_with_its_attempt_returned(engine: Engin
     with engine.begin() as conn:
         assert jobs.report_progress(conn, stopping, 0.4)
         assert jobs.hand_back(conn, stopping)
-    back = job(engine, first)
+    back = job_row(engine, first)
     assert back["status"] == jobs.QUEUED and back["attempts"] == 0 and back["progress"] == 0.0
     assert back["running_slot"] is None and back["lease_owner"] is None
     assert back["lease_expires_at"] is None and back["started_at"] is None
@@ -134,5 +128,5 @@ def test_handed_back_job_is_queued_again_with_its_attempt_returned(engine: Engin
         # A job that ended first is left as it is.
         assert jobs.finish_job(conn, successor, jobs.SUCCEEDED, None, "v1", 1, 1)
         assert not jobs.hand_back(conn, successor)
-    assert job(engine, first)["status"] == jobs.SUCCEEDED
-    assert job(engine, second)["status"] == jobs.QUEUED
+    assert job_row(engine, first)["status"] == jobs.SUCCEEDED
+    assert job_row(engine, second)["status"] == jobs.QUEUED

@@ -17,7 +17,6 @@ from tests.shared_data import REPO_ROOT, shared_path
 from tests.ui.browser import chromium, chromium_or_skip
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "ui"
-TIMEOUT = 60
 
 
 def lfw(person: str, number: int) -> Path:
@@ -32,13 +31,10 @@ class Keyed:
     token: str
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {**client.key_header(self.token), **kwargs.pop("headers", {})}
-        return requests.request(
-            method, f"{self.url}{path}", headers=headers, timeout=TIMEOUT, **kwargs
-        )
+        return client.call(method, f"{self.url}{path}", self.token, **kwargs)
 
     def create_person(self, person_id: str, name: str) -> None:
-        response = self.call("POST", "/api/v1/people", json={"person_id": person_id, "name": name})
+        response = client.create_person(self.url, person_id, name, api_key=self.token)
         assert response.status_code == 201, response.text
 
     def enrol(self, person_id: str, images: list[Path]) -> list[int]:

@@ -14,10 +14,6 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
-from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
 from tests.api.images import blank_png, gif
@@ -26,6 +22,11 @@ from tests.ui.browser import drop_files, save_screenshot, set_viewport
 from tests.ui.conftest import ARTIFACTS, Keyed, lfw
 
 pytest.importorskip("selenium", reason="selenium is absent: pip install -r requirements-dev.txt")
+
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 PHONE_WIDTH = 375
 

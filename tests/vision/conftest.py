@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.vision import EMBEDDER_NAMES, Face, MtcnnDetector, align_face, load_embedder
+from api.vision import EMBEDDER_NAMES, Embedder, Face, MtcnnDetector, align_face, load_embedder
 from benchmarks.lfw import Pair, central_face, read_pairs, read_rgb
-from models.manifest import MANIFEST_NAME
-from models.runtime import ModelStore, models_dir_from_env
-from tests.shared_data import shared_path
+from models.runtime import ModelStore
+from tests.shared_data import built_models_root, shared_path
 
 THREADS = 2
 BATCH = 64
@@ -23,15 +22,18 @@ BATCH = 64
 
 @pytest.fixture(scope="session")
 def store() -> ModelStore:
-    root = models_dir_from_env()
-    if not (root / MANIFEST_NAME).is_file():
-        pytest.skip(f"{root / MANIFEST_NAME} is missing; run `make models` first")
-    return ModelStore(root)
+    return ModelStore(built_models_root())
 
 
 @pytest.fixture(scope="session")
 def detector(store: ModelStore) -> MtcnnDetector:
     return MtcnnDetector(store, intra_op_threads=THREADS)
+
+
+@pytest.fixture(scope="session")
+def embedders(store: ModelStore) -> dict[str, Embedder]:
+    """Both FaceNets, loaded once for the session: {name: embedder}."""
+    return {name: load_embedder(name, store, intra_op_threads=THREADS) for name in EMBEDDER_NAMES}
 
 
 @pytest.fixture(scope="session")
@@ -68,14 +70,13 @@ def lfw_crops(lfw_faces: dict[str, tuple[np.ndarray, Face | None]]) -> dict[str,
 
 @pytest.fixture(scope="session")
 def lfw_embeddings(
-    store: ModelStore, lfw_crops: dict[str, np.ndarray]
+    embedders: dict[str, Embedder], lfw_crops: dict[str, np.ndarray]
 ) -> dict[str, dict[str, np.ndarray]]:
     """{embedder name: {image name: unit vector}} for both embedders."""
     names = sorted(lfw_crops)
     crops = np.stack([lfw_crops[name] for name in names])
     result = {}
-    for embedder_name in EMBEDDER_NAMES:
-        embedder = load_embedder(embedder_name, store, intra_op_threads=THREADS)
+    for embedder_name, embedder in embedders.items():
         vectors = np.concatenate(
             [embedder.embed(crops[i : i + BATCH]) for i in range(0, len(crops), BATCH)]
         )

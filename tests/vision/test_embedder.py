@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from api.vision import EMBEDDER_NAMES, Embedder, load_embedder
+from api.vision.embedder import VERIFY_THRESHOLDS
 from benchmarks.lfw import Pair, best_threshold, pair_distances
 from models.runtime import ModelError, ModelStore
 
@@ -15,21 +16,20 @@ MIN_LFW_ACCURACY = 0.95
 
 
 @pytest.fixture(scope="module", params=EMBEDDER_NAMES)
-def embedder(request: pytest.FixtureRequest, store: ModelStore) -> Embedder:
-    return load_embedder(request.param, store, intra_op_threads=2)
+def embedder(request: pytest.FixtureRequest, embedders: dict[str, Embedder]) -> Embedder:
+    return embedders[request.param]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EMBEDDER_NAMES)
 def test_lfw_view1_accuracy(
     name: str,
-    store: ModelStore,
     lfw_pairs: list[Pair],
     lfw_embeddings: dict[str, dict[str, np.ndarray]],
 ) -> None:
     distances, same = pair_distances(lfw_pairs, lfw_embeddings[name])
     threshold, accuracy = best_threshold(distances, same)
-    default = load_embedder(name, store).verify_threshold
+    default = VERIFY_THRESHOLDS[name]
     at_default = float(np.mean((distances < default) == same))
     print(
         f"\n{name}: LFW View 1 DevTest {len(lfw_pairs)} pairs: best accuracy {accuracy:.3f} "

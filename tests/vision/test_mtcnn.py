@@ -11,20 +11,13 @@ import pytest
 
 from api.vision import Face, MtcnnDetector
 from api.vision.mtcnn import nms
+from benchmarks.detector_quality import iou_matrix
 from benchmarks.lfw import read_rgb
 from tests.shared_data import shared_path
 
 LFW_SAMPLE = 100
 WIDER_MIN_HEIGHT = 40.0  # px in the stored 416x416 images
 WIDER_IOU = 0.5
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @pytest.fixture(scope="module")
@@ -90,19 +83,21 @@ def wider_recall(detector: MtcnnDetector, unstretch: bool) -> tuple[int, int]:
     for image_name, record in sorted(annotations.items()):
         width, height = record["orig_size_wh"]
         y_scale = height / width if unstretch else 1.0
-        truths = [
-            np.array([x, y * y_scale, x + w, (y + h) * y_scale])
-            for x, y, w, h in (f["xywh_416"] for f in record["faces"] if not f["invalid"])
-            if h * y_scale >= WIDER_MIN_HEIGHT
-        ]
-        if not truths:
+        truths = np.array(
+            [
+                [x, y * y_scale, x + w, (y + h) * y_scale]
+                for x, y, w, h in (f["xywh_416"] for f in record["faces"] if not f["invalid"])
+                if h * y_scale >= WIDER_MIN_HEIGHT
+            ]
+        )
+        if not len(truths):
             continue
         rgb = read_rgb(Path(root, "images", image_name))
         if unstretch:
             rgb = cv2.resize(rgb, (416, round(416 * y_scale)), interpolation=cv2.INTER_AREA)
-        boxes = [np.array(face.box) for face in detector.detect(rgb)]
+        boxes = np.array([face.box for face in detector.detect(rgb)]).reshape(-1, 4)
         total += len(truths)
-        found += sum(any(iou(t, b) >= WIDER_IOU for b in boxes) for t in truths)
+        found += int((iou_matrix(truths, boxes) >= WIDER_IOU).any(axis=1).sum())
     return found, total
 
 
