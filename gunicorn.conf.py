@@ -45,14 +45,15 @@ def on_starting(server) -> None:
     """No keys, no public address: refuse to start rather than expose biometric data."""
     from api.auth import check_bind_allowed
     from api.config import Settings
-    from api.db.engine import create_db_engine, create_schema
+    from api.db.engine import create_db_engine
+    from api.db.migrations import upgrade_schema
 
     settings = Settings.from_env()
     engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
     hosts = [address[0] for address in server.cfg.address if isinstance(address, tuple)]
 
     def connect():
-        create_schema(engine)
+        upgrade_schema(engine)
         return engine.connect()
 
     try:

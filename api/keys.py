@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine
 from api.auth import SCOPES, digest, new_token
 from api.config import Settings
 from api.db import api_keys as keys_db
-from api.db.engine import create_db_engine, create_schema
+from api.db.engine import create_db_engine
+from api.db.migrations import upgrade_schema
 
 
 def create_key(conn: Connection, name: str, scope: str, camera_id: str | None) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def create_key(conn: Connection, name: str, scope: str, camera_id: str | None) -
 def _engine() -> Engine:
     settings = Settings.from_env()
     engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
-    create_schema(engine)
+    upgrade_schema(engine)
     return engine
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.auth import Authenticator, parse_env_keys
 from api.config import Settings
-from api.db.engine import create_schema
 from api.db.gallery import current_version, load_delta, load_snapshot
+from api.db.migrations import MigrationError, upgrade_schema
 from api.recognition.faces import FaceAnalyzer
 from api.recognition.gallery import Gallery, GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS
@@ -47,16 +47,20 @@ class Services:
     schema_ready: bool = False
 
     def ensure_schema(self) -> bool:
-        """Create missing tables once; False while the database cannot be reached.
+        """Upgrade the schema to this release's once; False while that cannot be done.
 
         A pod whose database is down at start still boots (liveness passes, readiness
-        fails) and recovers by itself when the database returns.
+        fails) and recovers by itself when the database returns. A database already at a
+        newer schema than this release knows is never touched: the pod stays unready.
         """
         if not self.schema_ready:
             try:
-                create_schema(self.engine)
+                upgrade_schema(self.engine)
             except (OperationalError, InterfaceError) as error:
                 log.warning("database unreachable, tables not checked: %s", type(error).__name__)
+                return False
+            except MigrationError as error:
+                log.error("schema not upgraded: %s", error)
                 return False
             self.schema_ready = True
         return True

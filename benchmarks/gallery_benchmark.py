@@ -32,8 +32,9 @@ import numpy as np
 from sqlalchemy import Engine, insert
 from threadpoolctl import threadpool_limits
 
-from api.db.engine import create_db_engine, create_schema, utcnow
+from api.db.engine import create_db_engine, utcnow
 from api.db.gallery import GallerySnapshot, encode_vector, load_delta, load_snapshot
+from api.db.migrations import upgrade_schema
 from api.db.people import NewFace, add_faces, create_person
 from api.db.schema import face_embeddings, face_images, people
 from api.recognition.classifier import LinearClassifier
@@ -176,7 +177,7 @@ def refresh_seconds(url: str, gallery: GallerySnapshot) -> dict[str, float]:
     (delta_read; copy: the apply that copies the matrix, append: the one after it)."""
     engine = create_db_engine(url, timeout_seconds=30)
     try:
-        create_schema(engine)
+        upgrade_schema(engine)
         fill(engine, gallery)
         with engine.connect() as conn:
             snapshot, load = fastest_run(1, load_snapshot, conn, "facenet128", DIM)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -37,8 +38,6 @@ def mariadb_database(prefix: str = "facerec_test", skip_if_down: bool = True) ->
         server.dispose()
         if not skip_if_down:
             raise
-        import pytest  # here: the benchmarks import this module without pytest
-
         pytest.skip(
             f"MariaDB at {MARIADB_SERVER} is unreachable ({error.orig}); run `make mariadb`"
         )
@@ -48,3 +47,17 @@ def mariadb_database(prefix: str = "facerec_test", skip_if_down: bool = True) ->
         with server.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         server.dispose()
+
+
+# The two kinds every database test runs on; MariaDB's are marked for the reason above.
+DATABASE_KINDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+@contextmanager
+def scratch_database_url(kind: str, folder: Path) -> Iterator[str]:
+    """URL of an empty database of `kind` ("sqlite" in `folder`, or "mariadb")."""
+    if kind == "sqlite":
+        yield sqlite_url(folder)
+        return
+    with mariadb_database() as url:
+        yield url

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, create_engine, event, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
-
-from api.db.schema import gallery_state, metadata
 
 
 def utcnow() -> datetime:
@@ -59,25 +55,3 @@ def create_db_engine(url: str, timeout_seconds: float = 3.0) -> Engine:
         max_overflow=5,
         pool_timeout=timeout_seconds,
     )
-
-
-def create_schema(engine: Engine, attempts: int = 3) -> None:
-    """Create missing tables; idempotent.
-
-    Pods (and workers) starting together may both see a table missing and both create it:
-    the loser's "already exists" error is retried, by which time the table is there.
-    """
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            break
-        except (OperationalError, ProgrammingError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    try:
-        with engine.begin() as conn:
-            if conn.execute(select(gallery_state.c.id)).first() is None:
-                conn.execute(insert(gallery_state).values(id=1, version=0))
-    except IntegrityError:
-        pass  # another process inserted the row first

@@ -1,4 +1,4 @@
-"""db-gen/face_recognition_db.sql is exactly what the code creates, and it runs on MariaDB."""
+"""db-gen/face_recognition_db.sql is exactly what the migrations create, and it runs on MariaDB."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import shutil
 import subprocess
 
 import pytest
-from sqlalchemy import create_engine, inspect, make_url
+from sqlalchemy import create_engine, inspect, make_url, text
 
-from api.db.engine import create_schema
+from api.db.migrations import head_revision, upgrade_schema
 from api.db.schema import mariadb_ddl, metadata
 from tests.databases import mariadb_database
 from tests.shared_data import REPO_ROOT
@@ -69,11 +69,23 @@ def test_sql_file_and_code_create_the_same_mariadb_schema() -> None:
             check=True,
         )
         code_engine = create_engine(from_code)
-        create_schema(code_engine)
+        upgrade_schema(code_engine)
         code_engine.dispose()
         described = _describe(from_file)
-        assert set(described) == set(metadata.tables)
+        assert set(described) == {*metadata.tables, "alembic_version"}
         assert described == _describe(from_code)
+        for url in (from_file, from_code):  # same revision and seed rows: never re-created
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [
+                    (head_revision(),)
+                ]
+                assert conn.execute(text("SELECT id, version FROM gallery_state")).all() == [(1, 0)]
+            engine.dispose()
+        # A database loaded from the file is current: the service leaves it as it is.
+        engine = create_engine(from_file)
+        assert upgrade_schema(engine) == head_revision()
+        engine.dispose()
         assert ("image", "LONGBLOB()", False) in described["face_images"]["columns"]
         assert ("captured_at", "DATETIME(fsp=6)", False) in described["recognition_events"][
             "columns"

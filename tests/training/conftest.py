@@ -9,18 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from api.db.engine import create_db_engine, create_schema
-from tests.databases import mariadb_database, sqlite_url
+from api.db.engine import create_db_engine
+from api.db.migrations import upgrade_schema
+from tests.databases import DATABASE_KINDS, scratch_database_url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+@pytest.fixture(params=DATABASE_KINDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A fresh schema on each database; MariaDB gets a scratch database of its own."""
     with ExitStack() as stack:
-        url = sqlite_url(tmp_path) if request.param == "sqlite" else None
-        if url is None:
-            url = stack.enter_context(mariadb_database())
+        url = stack.enter_context(scratch_database_url(request.param, tmp_path))
         engine = create_db_engine(url)
         stack.callback(engine.dispose)
-        create_schema(engine)
+        upgrade_schema(engine)
         yield engine
