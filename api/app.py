@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 
-from api.auth import HEADER, required_scope
+from api.auth import HEADER, PUBLIC, access_of
 from api.config import Settings
 from api.db.engine import create_db_engine
 from api.errors import ContractApi, database_unavailable, register_error_handlers
@@ -90,9 +90,9 @@ def _require_schema() -> None:
 
 
 def _authenticate() -> None:
-    """Every request but the operational endpoints needs a key of the right scope."""
-    needed = required_scope(request.method, request.path)
-    if needed is None:
+    """Every request needs what its view declares (`api.auth.requires`)."""
+    needed = access_of(current_app, request.endpoint, request.method)
+    if needed.scope == PUBLIC:
         return
     svc = services()
     g.caller = svc.authenticator.authenticate(

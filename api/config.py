@@ -41,6 +41,7 @@ class Settings:
     training_poll_seconds: float = 2.0
     training_max_attempts: int = 2
     training_threads: int = 2
+    trusted_proxies: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -112,7 +112,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         analyzer=analyzer,
         releases=ReleaseWatcher(settings.model_dir, embedder.name),
         gallery=Gallery(embedder.dim),
-        authenticator=Authenticator(parse_env_keys()),
+        authenticator=Authenticator(parse_env_keys(), settings.trusted_proxies),
     )
     svc.training = TrainingWorker(
         svc.training_context(),
