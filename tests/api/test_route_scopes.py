@@ -4,7 +4,6 @@ inferred from a path any more (api/auth.py `requires`)."""
 
 from __future__ import annotations
 
-
 import pytest
 from flask import Flask
 
