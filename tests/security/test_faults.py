@@ -19,7 +19,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
 from api.db.schema import recognition_events
-from api.recognition.release import CLASSIFIER_FILE, CURRENT_LINK, RELEASE_FILE, RELEASES_DIR
+from api.recognition.release import (
+    CLASSIFIER_FILE,
+    CURRENT_LINK,
+    RELEASE_FILE,
+    RELEASES_DIR,
+    write_checksums,
+)
 from tests.databases import mariadb_database
 from tests.security.faults import Load, busy_worker, full, read_only, worker_pids
 from tests.security.lfw import LfwPerson, enrol_person, largest_face, lfw_people, recognize, train
@@ -209,6 +215,7 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
     shutil.copytree(volume / RELEASES_DIR / trained.release, folder)
     meta = json.loads((folder / RELEASE_FILE).read_text(encoding="utf-8"))
     (folder / RELEASE_FILE).write_text(json.dumps({**meta, "version": bad}), encoding="utf-8")
+    write_checksums(folder)  # a whole copy under its new name: only the damage is wrong
     DAMAGES[damage](folder)
     log_before = server.log_path.stat().st_size
     _point_current(volume, bad)
