@@ -16,6 +16,7 @@ from api.config import Settings
 from api.db.engine import create_db_engine
 from api.errors import ContractApi, database_unavailable, register_error_handlers
 from api.logs import configure_logging
+from api.memory import return_large_buffers
 from api.routes import (
     activity,
     compat,
@@ -34,6 +35,7 @@ from api.services import EXTENSION_KEY, load_services, services
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """Build the Flask app from `settings` (default: the environment)."""
     configure_logging()
+    return_large_buffers()
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(

@@ -104,7 +104,12 @@ def load_services(settings: Settings, engine: Engine) -> Services:
     threads = settings.ort_intra_op_threads
     detector = MtcnnDetector(store, min_face_size=settings.min_face_size, intra_op_threads=threads)
     embedder = load_embedder(settings.embedder, store, intra_op_threads=threads)
-    analyzer = FaceAnalyzer(detector, embedder, flip=settings.flip_augmentation)
+    analyzer = FaceAnalyzer(
+        detector,
+        embedder,
+        flip=settings.flip_augmentation,
+        detect_max_pixels=settings.detect_max_pixels,
+    )
     settings.model_dir.mkdir(parents=True, exist_ok=True)
     svc = Services(
         settings=settings,

@@ -28,7 +28,7 @@ from api.db import training_jobs as jobs
 from api.db.gallery import ADDED, GallerySnapshot, encode_vector, load_snapshot, record_changes
 from api.db.schema import face_embeddings, face_images
 from api.errors import ApiError
-from api.imaging import decode_image
+from api.imaging import decode_image, large_image_slot
 from api.recognition.classifier import train_linear_classifier
 from api.recognition.faces import FaceAnalyzer
 from api.recognition.release import (
@@ -120,13 +120,14 @@ def _embed_stored(context: TrainingContext, row: Any) -> np.ndarray | str:
     """The new vector of one stored face, or why there is none (never raises: one bad
     image must not cost the whole job)."""
     try:
-        rgb = decode_image(row.image, context.max_image_pixels).rgb
-        faces = context.analyzer.detect(rgb)
-        if not faces:
-            return "NO_FACE_FOUND: MTCNN no longer finds a face"
-        stored_box = (row.box_left, row.box_top, row.box_right, row.box_bottom)
-        face = max(faces, key=lambda found: _box_overlap(found, stored_box))
-        return context.analyzer.embed_faces(rgb, [face])[0].embedding
+        with large_image_slot(row.image):
+            rgb = decode_image(row.image, context.max_image_pixels).rgb
+            faces = context.analyzer.detect(rgb)
+            if not faces:
+                return "NO_FACE_FOUND: MTCNN no longer finds a face"
+            stored_box = (row.box_left, row.box_top, row.box_right, row.box_bottom)
+            face = max(faces, key=lambda found: _box_overlap(found, stored_box))
+            return context.analyzer.embed_faces(rgb, [face])[0].embedding
     except ApiError as error:
         return f"{error.code}: {error.message}"
     except Exception as error:
