@@ -20,7 +20,7 @@ from api.auth import ADMIN, RECOGNIZE, requires
 from api.db import events as events_db
 from api.db import people as people_db
 from api.db import training_jobs as jobs
-from api.db.engine import erase_deleted_data
+from api.db.erasure import erase_deleted_data
 from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.recognition.pipeline import Sighting, recognize_image

@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from api.auth import ADMIN, RECOGNIZE, requires
 from api.db import people as people_db
-from api.db.engine import erase_deleted_data
+from api.db.erasure import erase_deleted_data
 from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.routes.inputs import (
