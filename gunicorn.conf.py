@@ -57,7 +57,7 @@ def on_starting(server) -> None:
         return engine.connect()
 
     try:
-        check_bind_allowed(hosts, connect)
+        check_bind_allowed(hosts, connect, settings.trusted_proxies)
     finally:
         engine.dispose()
 

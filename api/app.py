@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 
-from api.auth import HEADER, required_scope
+from api.auth import HEADER, PUBLIC, access_of
 from api.config import Settings
 from api.db.engine import create_db_engine
 from api.errors import ContractApi, database_unavailable, register_error_handlers
 from api.logs import configure_logging
+from api.memory import return_large_buffers
 from api.routes import (
     activity,
     compat,
@@ -34,6 +35,7 @@ from api.services import EXTENSION_KEY, load_services, services
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """Build the Flask app from `settings` (default: the environment)."""
     configure_logging()
+    return_large_buffers()
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(
@@ -90,9 +92,9 @@ def _require_schema() -> None:
 
 
 def _authenticate() -> None:
-    """Every request but the operational endpoints needs a key of the right scope."""
-    needed = required_scope(request.method, request.path)
-    if needed is None:
+    """Every request needs what its view declares (`api.auth.requires`)."""
+    needed = access_of(current_app, request.endpoint, request.method)
+    if needed.scope == PUBLIC:
         return
     svc = services()
     g.caller = svc.authenticator.authenticate(

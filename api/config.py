@@ -30,6 +30,7 @@ class Settings:
     ort_intra_op_threads: int = 1
     max_request_bytes: int = 16 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    detect_max_pixels: int = 4_000_000
     max_images_per_request: int = 50
     min_face_size: int = 20
     recognize_threshold: float | None = None
@@ -41,6 +42,7 @@ class Settings:
     training_poll_seconds: float = 2.0
     training_max_attempts: int = 2
     training_threads: int = 2
+    trusted_proxies: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

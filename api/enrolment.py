@@ -10,7 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 from api.db.people import NewFace, add_faces
 from api.errors import ApiError
-from api.imaging import decode_image
+from api.imaging import decode_image, large_image_slot
 from api.services import Services
 
 
@@ -32,6 +32,11 @@ class Rejection:
 
 
 def _prepare(services: Services, data: bytes, largest_only: bool) -> NewFace:
+    with large_image_slot(data):
+        return _analyse_upload(services, data, largest_only)
+
+
+def _analyse_upload(services: Services, data: bytes, largest_only: bool) -> NewFace:
     decoded = decode_image(data, services.settings.max_image_pixels)
     faces = services.analyzer.detect(decoded.rgb)
     if not faces:

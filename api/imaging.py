@@ -11,7 +11,10 @@ from __future__ import annotations
 import io
 import logging
 import struct
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +48,15 @@ _UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 _SIXTEEN_BIT_GREY = {"I;16", "I;16B", "I;16L"}
+# Pixels are copied out of Pillow in strips of about this many bytes: numpy's own
+# conversion goes through one bytes object built from a list of chunks, which holds the
+# image twice more at its peak (240 MB more for a 40-megapixel photograph).
+_STRIP_BYTES = 8 * 2**20
+# Images over this many pixels are decoded and analysed one at a time per process (a
+# 40-megapixel one holds about 300 MB while it is): the memory a worker needs then grows
+# with its threads only by small images, whatever the uploads.
+LARGE_IMAGE_PIXELS = 8_000_000
+_LARGE_IMAGE_SLOT = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,44 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _SIXTEEN_BIT_GREY:
         grey = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
         return Image.fromarray(grey, mode="L").convert("RGB")
-    return image.convert("RGB")
+    # Already RGB: no copy (a 40-megapixel image is 120 MB a copy).
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def header_pixels(data: bytes) -> int:
+    """Width x height from the image's header (nothing decoded); 0 when unreadable (the
+    decoding then says why)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS) as image:
+            width, height = image.size
+    except Exception:
+        return 0
+    claimed = webp_canvas_size(data)
+    return max(width * height, claimed[0] * claimed[1] if claimed else 0)
+
+
+@contextmanager
+def large_image_slot(data: bytes) -> Iterator[None]:
+    """Hold the process's one slot for large images while `data` is decoded and analysed
+    inside this block, when it has more than LARGE_IMAGE_PIXELS; small ones pass at once."""
+    if header_pixels(data) <= LARGE_IMAGE_PIXELS:
+        yield
+        return
+    with _LARGE_IMAGE_SLOT:
+        yield
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """The RGB pixels of `image` as one new uint8 array, copied strip by strip."""
+    width, height = image.size
+    rows = max(1, _STRIP_BYTES // (3 * width))
+    if rows >= height:
+        return np.asarray(image, dtype=np.uint8)
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        pixels[top:bottom] = np.asarray(image.crop((0, top, width, bottom)), dtype=np.uint8)
+    return pixels
 
 
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
@@ -181,6 +230,4 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
             rgb = upright(_to_rgb(image), exif_orientation(image))
         except _DECODER_ERRORS as error:
             raise _unreadable(f"truncated or corrupt data ({type(error).__name__})") from None
-        return DecodedImage(
-            rgb=np.ascontiguousarray(rgb, dtype=np.uint8), format=image.format or ""
-        )
+        return DecodedImage(rgb=_pixels(rgb), format=image.format or "")

@@ -108,7 +108,12 @@ def load_services(settings: Settings, engine: Engine) -> Services:
     threads = settings.ort_intra_op_threads
     detector = MtcnnDetector(store, min_face_size=settings.min_face_size, intra_op_threads=threads)
     embedder = load_embedder(settings.embedder, store, intra_op_threads=threads)
-    analyzer = FaceAnalyzer(detector, embedder, flip=settings.flip_augmentation)
+    analyzer = FaceAnalyzer(
+        detector,
+        embedder,
+        flip=settings.flip_augmentation,
+        detect_max_pixels=settings.detect_max_pixels,
+    )
     settings.model_dir.mkdir(parents=True, exist_ok=True)
     svc = Services(
         settings=settings,
@@ -116,7 +121,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         analyzer=analyzer,
         releases=ReleaseWatcher(settings.model_dir, embedder.name),
         gallery=Gallery(embedder.dim),
-        authenticator=Authenticator(parse_env_keys()),
+        authenticator=Authenticator(parse_env_keys(), settings.trusted_proxies),
     )
     svc.training = TrainingWorker(
         svc.training_context(),

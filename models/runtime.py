@@ -34,8 +34,11 @@ def intra_op_threads_from_env(default: int = 1) -> int:
 
 
 def session_options(intra_op_threads: int) -> ort.SessionOptions:
-    """Options every session shares: bounded threads, no busy-wait spinning."""
+    """Options every session shares: bounded threads, no busy-wait spinning, and no memory
+    arena: an arena keeps the largest run's buffers for good (MTCNN on a large image: a
+    few hundred MB per worker), where without it they go back as each run ends."""
     options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = False
     options.intra_op_num_threads = max(1, intra_op_threads)
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -22,7 +22,7 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # WAL synced at every commit: acknowledged = on disk
     cursor.close()
 
 

@@ -2,12 +2,21 @@
 
 The edge may send false positives and loose crops; re-detecting here drops them and
 gives the landmarks that alignment needs.
+
+Detection runs on a copy downscaled to at most `detect_max_pixels` (DETECT_MAX_PIXELS):
+MTCNN's image pyramid grows with the image (its first level of a 40-megapixel photograph
+alone is 350 MB of float32), while a face worth naming in such a photograph is large. The
+boxes and landmarks are scaled back and alignment crops from the full-resolution image,
+so a face found keeps every pixel it has. The smallest face found in an image of N pixels
+is then MIN_FACE_SIZE x sqrt(N / DETECT_MAX_PIXELS) pixels (63 px at 40 megapixels).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from api.vision import Embedder, Face, MtcnnDetector, align_face
@@ -19,16 +28,41 @@ class AnalyzedFace:
     embedding: np.ndarray  # unit vector
 
 
+def _scaled(face: Face, scale_x: float, scale_y: float) -> Face:
+    left, top, right, bottom = face.box
+    return Face(
+        box=(left * scale_x, top * scale_y, right * scale_x, bottom * scale_y),
+        score=face.score,
+        landmarks=tuple((x * scale_x, y * scale_y) for x, y in face.landmarks),
+    )
+
+
 class FaceAnalyzer:
     """Detector + embedder of one worker (loaded once, shared by its threads)."""
 
-    def __init__(self, detector: MtcnnDetector, embedder: Embedder, flip: bool = False) -> None:
+    def __init__(
+        self,
+        detector: MtcnnDetector,
+        embedder: Embedder,
+        flip: bool = False,
+        detect_max_pixels: int = 4_000_000,
+    ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.flip = flip
+        self.detect_max_pixels = detect_max_pixels
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        return self.detector.detect(rgb)
+        """Faces in full-resolution coordinates, found on a copy of at most
+        `detect_max_pixels` pixels."""
+        height, width = rgb.shape[:2]
+        factor = math.sqrt(self.detect_max_pixels / max(1, height * width))
+        if factor >= 1.0:
+            return self.detector.detect(rgb)
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        scale_x, scale_y = width / size[0], height / size[1]
+        return [_scaled(face, scale_x, scale_y) for face in self.detector.detect(small)]
 
     def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> list[AnalyzedFace]:
         if not faces:

@@ -16,7 +16,7 @@ from api.db.engine import utcnow
 from api.db.events import NewEvent, add_events
 from api.db.people import names_of
 from api.errors import ApiError
-from api.imaging import decode_image
+from api.imaging import decode_image, large_image_slot
 from api.recognition.matcher import Identification, identify
 from api.services import Services
 from api.vision import Face
@@ -64,8 +64,10 @@ def recognize_image(
     sighting: Sighting | None,
 ) -> dict[str, Any]:
     """Every face in the image with its identity or null; events stored when asked."""
-    decoded = decode_image(data, services.settings.max_image_pixels)
-    analyzed = services.analyzer.analyze(decoded.rgb)
+    with large_image_slot(data):
+        analyzed = services.analyzer.analyze(
+            decode_image(data, services.settings.max_image_pixels).rgb
+        )
     release = services.releases.get()
     limit = services.threshold_for(release) if threshold is None else threshold
     with services.engine.connect() as conn:
@@ -102,14 +104,15 @@ def recognize_image(
 
 
 def _largest_face_embedding(services: Services, data: bytes, field: str) -> np.ndarray:
-    try:
-        decoded = decode_image(data, services.settings.max_image_pixels)
-    except ApiError as error:
-        raise ApiError(error.status, error.code, f"{field}: {error.message}") from None
-    faces = services.analyzer.detect(decoded.rgb)
-    if not faces:
-        raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
-    return services.analyzer.embed_faces(decoded.rgb, faces[:1])[0].embedding
+    with large_image_slot(data):
+        try:
+            decoded = decode_image(data, services.settings.max_image_pixels)
+        except ApiError as error:
+            raise ApiError(error.status, error.code, f"{field}: {error.message}") from None
+        faces = services.analyzer.detect(decoded.rgb)
+        if not faces:
+            raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
+        return services.analyzer.embed_faces(decoded.rgb, faces[:1])[0].embedding
 
 
 def verify_images(
@@ -130,8 +133,9 @@ def verify_images(
 
 
 def detect_image(services: Services, data: bytes) -> dict[str, Any]:
-    decoded = decode_image(data, services.settings.max_image_pixels)
-    faces = services.analyzer.detect(decoded.rgb)
+    with large_image_slot(data):
+        decoded = decode_image(data, services.settings.max_image_pixels)
+        faces = services.analyzer.detect(decoded.rgb)
     return {
         "width": decoded.width,
         "height": decoded.height,

@@ -2,12 +2,19 @@
 
 Layout under MODEL_DIR:
     releases/<version>/classifier.npz   arrays only (np.load with allow_pickle=False)
-    releases/<version>/release.json     labels, threshold, embedder, sha256 of the arrays
+    releases/<version>/release.json     labels, threshold, embedder
+    releases/<version>/SHA256SUMS        sha256 of every other file (both above)
     current -> releases/<version>        a symlink replaced with os.replace (atomic)
 
-A release directory is written under a temporary name and renamed into place before
-`current` points at it, so a reader never sees half a release; readers stat one symlink
-per request instead of globbing the folder (the original's cost and race).
+A release directory is written under a temporary name, every file and the directory
+itself fsynced, and renamed into place before `current` points at it, so a reader never
+sees half a release, even after a power cut. Every file is checksummed, the threshold and
+labels in release.json included: a file changed on the volume is refused, never served.
+Readers stat one symlink per request instead of globbing the folder.
+
+A worker that fails to load a new release (storage lag right after the flip, a damaged
+file) keeps serving the old one and tries again with exponential backoff; /metrics reports
+the release each worker serves (`facerec_model_release_served`).
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ import os
 import secrets
 import shutil
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from prometheus_client import Counter, Gauge
 
 from api.recognition.classifier import LinearClassifier
 from models.manifest import sha256_of
@@ -31,9 +41,23 @@ log = logging.getLogger(__name__)
 
 CLASSIFIER_FILE = "classifier.npz"
 RELEASE_FILE = "release.json"
+CHECKSUMS_FILE = "SHA256SUMS"
 CURRENT_LINK = "current"
 RELEASES_DIR = "releases"
 STAGING_PREFIX = ".staging-"
+# Retrying a release that failed to load: 1 s, 2 s, 4 s ... at most a minute apart.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
+
+SERVED = Gauge(
+    "facerec_model_release_served",
+    "1 for the model release this worker serves",
+    ["version", "worker"],
+    multiprocess_mode="liveall",
+)
+LOAD_FAILURES = Counter(
+    "facerec_model_release_load_failures_total", "Attempts to load a release that failed"
+)
 
 
 class ReleaseError(RuntimeError):
@@ -70,6 +94,40 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def write_checksums(folder: Path) -> None:
+    """SHA256SUMS in `folder`: one `<sha256>  <name>` line for every other file in it."""
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS_FILE)
+    lines = "".join(f"{sha256_of(folder / name)}  {name}\n" for name in names)
+    _write_synced(folder / CHECKSUMS_FILE, lines.encode("ascii"))
+
+
+def verify_checksums(folder: Path) -> None:
+    """Raise ReleaseError unless SHA256SUMS lists exactly the folder's other files, the
+    release's own two among them, each with its sha256."""
+    try:
+        lines = (folder / CHECKSUMS_FILE).read_text(encoding="ascii").splitlines()
+        listed = dict(reversed(line.split("  ", 1)) for line in lines if line)
+    except (OSError, ValueError) as error:
+        raise ReleaseError(f"release {folder.name}: {CHECKSUMS_FILE} unreadable: {error}") from None
+    present = {p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS_FILE}
+    expected = {CLASSIFIER_FILE, RELEASE_FILE}
+    if set(listed) != present or not expected <= present:
+        raise ReleaseError(
+            f"release {folder.name}: files {sorted(present)} but {CHECKSUMS_FILE} lists "
+            f"{sorted(listed)} (both {sorted(expected)} needed)"
+        )
+    for name, checksum in sorted(listed.items()):
+        if sha256_of(folder / name) != checksum:
+            raise ReleaseError(f"release {folder.name}: {name} fails its sha256 check")
+
+
 def write_release(model_dir: Path, release: Release) -> Path:
     """Write `release` as a new, complete directory under releases/ (not live yet)."""
     releases = model_dir / RELEASES_DIR
@@ -94,13 +152,11 @@ def write_release(model_dir: Path, release: Release) -> Path:
         "trained_at": release.trained_at,
         "labels": list(classifier.labels),
         "faces": release.faces,
-        "files": {CLASSIFIER_FILE: sha256_of(arrays_path)},
     }
-    meta_path = staging / RELEASE_FILE
-    with meta_path.open("w", encoding="utf-8") as stream:
-        json.dump(meta, stream, indent=1, ensure_ascii=False)
-        stream.flush()
-        os.fsync(stream.fileno())
+    text = json.dumps(meta, indent=1, ensure_ascii=False)
+    _write_synced(staging / RELEASE_FILE, text.encode("utf-8"))
+    write_checksums(staging)
+    _fsync_dir(staging)  # the entries themselves, before the rename publishes them
     final = releases / release.version
     os.replace(staging, final)
     _fsync_dir(releases)
@@ -148,11 +204,9 @@ def load_release(model_dir: Path, version: str) -> Release:
     """Read and verify one release; raise ReleaseError when anything is off."""
     folder = model_dir / RELEASES_DIR / version
     try:
+        verify_checksums(folder)
         meta = json.loads((folder / RELEASE_FILE).read_text(encoding="utf-8"))
         arrays_path = folder / CLASSIFIER_FILE
-        expected = meta["files"][CLASSIFIER_FILE]
-        if sha256_of(arrays_path) != expected:
-            raise ReleaseError(f"release {version}: {CLASSIFIER_FILE} fails its sha256 check")
         with np.load(arrays_path, allow_pickle=False) as arrays:
             classifier = LinearClassifier(
                 labels=tuple(meta["labels"]),
@@ -181,25 +235,49 @@ class ReleaseWatcher:
 
     `get()` costs one readlink. A new release is loaded beside the old one and the
     reference swapped; requests that already hold the old object finish on it. A release
-    that fails to load is refused and remembered, and the old one keeps serving.
+    that fails to load is refused for now and the old one keeps serving; it is tried again
+    after RETRY_FIRST_SECONDS, then twice as long each time up to RETRY_MAX_SECONDS (a
+    release flipped while the shared volume lags behind loads on a later try).
     """
 
-    def __init__(self, model_dir: Path, embedder: str) -> None:
+    def __init__(
+        self, model_dir: Path, embedder: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.model_dir = model_dir
         self.embedder = embedder
+        self._clock = clock
         self._release: Release | None = None
-        self._refused: set[str] = set()
+        self._failures: dict[str, tuple[int, float]] = {}  # version: (failures, retry at)
         self._lock = threading.Lock()
+
+    def _may_try(self, version: str) -> bool:
+        failed = self._failures.get(version)
+        return failed is None or self._clock() >= failed[1]
+
+    def _failed(self, version: str, error: ReleaseError) -> None:
+        count = self._failures.get(version, (0, 0.0))[0] + 1
+        delay = min(RETRY_FIRST_SECONDS * 2 ** (count - 1), RETRY_MAX_SECONDS)
+        self._failures = {version: (count, self._clock() + delay)}  # only the newest matters
+        LOAD_FAILURES.inc()
+        log.error(
+            "refusing model release: %s (attempt %d; next in %.0f s)",
+            error,
+            count,
+            delay,
+            extra={"release": version},
+        )
 
     def get(self) -> Release | None:
         version = current_version(self.model_dir)
         loaded = self._release
         if version is None or (loaded is not None and loaded.version == version):
             return loaded
-        if version in self._refused:
+        if not self._may_try(version):
             return loaded
         with self._lock:
             if self._release is not None and self._release.version == version:
+                return self._release
+            if not self._may_try(version):
                 return self._release
             try:
                 release = load_release(self.model_dir, version)
@@ -209,9 +287,16 @@ class ReleaseWatcher:
                         f"this worker embeds with {self.embedder}"
                     )
             except ReleaseError as error:
-                log.error("refusing model release: %s", error)
-                self._refused.add(version)
+                self._failed(version, error)
                 return self._release
             log.info("serving model release %s", version, extra={"release": version})
-            self._release = release
+            self._serve(release)
             return release
+
+    def _serve(self, release: Release) -> None:
+        worker = str(os.getpid())
+        if self._release is not None:
+            SERVED.remove(self._release.version, worker)
+        SERVED.labels(release.version, worker).set(1)
+        self._release = release
+        self._failures.pop(release.version, None)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask import request
 from flask_restx import Namespace, Resource
 
+from api.auth import RECOGNIZE, requires
 from api.db import activity
 from api.db.engine import utcnow
 from api.errors import ApiError
@@ -47,6 +48,7 @@ def hour_range_or_400() -> tuple[datetime, datetime]:
 
 @ns.route("/events/hourly")
 class HourlyEvents(Resource):
+    @requires(RECOGNIZE)
     @ns.doc(
         params={
             "camera_id": "only this camera (default: every camera)",
@@ -77,6 +79,7 @@ class HourlyEvents(Resource):
 
 @ns.route("/cameras")
 class Cameras(Resource):
+    @requires(RECOGNIZE)
     def get(self):
         """Cameras that reported recognitions, most recently active first, with counts."""
         with services().engine.connect() as conn:

@@ -16,10 +16,11 @@ from flask_restx import Namespace, Resource, reqparse
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
+from api.auth import ADMIN, RECOGNIZE, requires
 from api.db import events as events_db
 from api.db import people as people_db
 from api.db import training_jobs as jobs
-from api.db.engine import erase_deleted_data
+from api.db.erasure import erase_deleted_data
 from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.recognition.pipeline import Sighting, recognize_image
@@ -74,6 +75,7 @@ def _truthy(value: str | None) -> bool:
 
 @ns.route("/dataset")
 class Dataset(Resource):
+    @requires(RECOGNIZE)
     def get(self):
         """IDs of every enrolled person."""
         with services().engine.connect() as conn:
@@ -83,6 +85,7 @@ class Dataset(Resource):
 
 @ns.route("/dataset/<string:raw_id>")
 class DatasetPerson(Resource):
+    @requires(ADMIN)
     def post(self, raw_id: str):
         """Create a person."""
         person_id = normalise_id(raw_id)
@@ -93,6 +96,7 @@ class DatasetPerson(Resource):
             raise ApiError(409, "PERSON_EXISTS", f"person {person_id} already exists") from None
         return {"id": person_id, "message": "created"}, 201
 
+    @requires(ADMIN)
     def delete(self, raw_id: str):
         """Delete a person and their faces."""
         person_id = normalise_id(raw_id)
@@ -106,6 +110,7 @@ class DatasetPerson(Resource):
 
 @ns.route("/dataset/<string:raw_id>/image")
 class DatasetImage(Resource):
+    @requires(ADMIN)
     @ns.expect(image_parser)
     def post(self, raw_id: str):
         """Add one face image (the largest face is kept, as the original cropped it)."""
@@ -138,6 +143,7 @@ def _train_and_wait(mode: str) -> tuple[dict[str, Any], int]:
 
 @ns.route("/model/train")
 class Train(Resource):
+    @requires(ADMIN)
     def post(self):
         """Re-embed every image and train; waits for the result."""
         return _train_and_wait("full")
@@ -145,6 +151,7 @@ class Train(Resource):
 
 @ns.route("/model/optimized-train")
 class OptimizedTrain(Resource):
+    @requires(ADMIN)
     def post(self):
         """Train from stored embeddings; waits for the result."""
         return _train_and_wait("optimized")
@@ -152,6 +159,7 @@ class OptimizedTrain(Resource):
 
 @ns.route("/face-recognition/get-results")
 class GetResults(Resource):
+    @requires(RECOGNIZE, camera_key=True)
     @ns.expect(results_parser)
     def post(self):
         """Recognise the faces of an image (original response shape)."""
@@ -161,6 +169,7 @@ class GetResults(Resource):
 
 @ns.route("/face-recognition/store-results")
 class StoreResults(Resource):
+    @requires(RECOGNIZE, camera_key=True)
     @ns.expect(store_parser)
     def post(self):
         """Recognise and store a sighting per face (camera_id, location_id)."""
@@ -175,6 +184,7 @@ class StoreResults(Resource):
 
 @ns.route("/database/people")
 class SeenPeople(Resource):
+    @requires(RECOGNIZE)
     def get(self):
         """IDs of the people the recognition database has sightings of."""
         with services().engine.connect() as conn:
@@ -183,6 +193,7 @@ class SeenPeople(Resource):
 
 @ns.route("/database/<string:raw_id>/last-known-location")
 class LastKnownLocation(Resource):
+    @requires(RECOGNIZE)
     def get(self, raw_id: str):
         """Where the person was last seen."""
         person_id = normalise_id(raw_id)

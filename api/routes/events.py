@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask_restx import Namespace, Resource
 
+from api.auth import RECOGNIZE, requires
 from api.db import events as events_db
 from api.db import people as people_db
 from api.errors import not_found
@@ -26,6 +27,7 @@ def event_json(event: dict[str, Any]) -> dict[str, Any]:
 
 @ns.route("/events")
 class Events(Resource):
+    @requires(RECOGNIZE)
     @ns.doc(
         params={
             "person_id": "only this person",
@@ -61,6 +63,7 @@ class Events(Resource):
 
 @ns.route("/people/<string:person_id>/last-seen")
 class LastSeen(Resource):
+    @requires(RECOGNIZE)
     def get(self, person_id: str):
         """Where and when this person was last recognised (null fields if never)."""
         person_id_or_400(person_id)

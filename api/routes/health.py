@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
+from api.auth import PUBLIC, requires
 from api.services import EXTENSION_KEY, services
 
 bp = Blueprint("health", __name__)
@@ -22,12 +23,14 @@ LATENCY = Histogram(
 
 
 @bp.get("/healthz")
+@requires(PUBLIC)
 def healthz():
     """Alive: the process answers. Never touches the database (restarts would not help)."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@requires(PUBLIC)
 def readyz():
     """Ready: models loaded and the database answers; 503 otherwise (no traffic then)."""
     if EXTENSION_KEY not in current_app.extensions:
@@ -45,6 +48,7 @@ def readyz():
 
 
 @bp.get("/metrics")
+@requires(PUBLIC)
 def metrics():
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource, fields
 
-from api.auth import SCOPES
+from api.auth import ADMIN, SCOPES, requires
 from api.db import api_keys as keys_db
 from api.errors import not_found
 from api.keys import create_key
@@ -34,11 +34,13 @@ def _key_json(key: dict) -> dict:
 
 @ns.route("")
 class Keys(Resource):
+    @requires(ADMIN)
     def get(self):
         """Every key, without its token."""
         with services().engine.connect() as conn:
             return {"items": [_key_json(k) for k in keys_db.list_keys(conn)]}
 
+    @requires(ADMIN)
     @ns.expect(new_key, validate=True)
     @ns.response(201, "Created; the token is shown only in this answer")
     def post(self):
@@ -54,6 +56,7 @@ class Keys(Resource):
 
 @ns.route("/<string:key_id>")
 class Key(Resource):
+    @requires(ADMIN)
     @ns.response(204, "Revoked")
     def delete(self, key_id: str):
         """Revoke a key at once."""

@@ -9,8 +9,9 @@ from flask_restx import Namespace, Resource, fields, reqparse
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
+from api.auth import ADMIN, RECOGNIZE, requires
 from api.db import people as people_db
-from api.db.engine import erase_deleted_data
+from api.db.erasure import erase_deleted_data
 from api.enrolment import enrol_images
 from api.errors import ApiError, not_found
 from api.routes.inputs import (
@@ -94,6 +95,7 @@ enrol_parser.add_argument(
 
 @ns.route("")
 class PeopleCollection(Resource):
+    @requires(RECOGNIZE)
     @ns.marshal_with(people_page)
     @ns.doc(params={"page": "page number from 1", "per_page": "1-500, default 50"})
     def get(self):
@@ -103,6 +105,7 @@ class PeopleCollection(Resource):
             items, total = people_db.list_people(conn, offset, per_page)
         return {"items": items, "total": total, "page": page, "per_page": per_page}
 
+    @requires(ADMIN)
     @ns.expect(new_person, validate=True)
     @ns.response(201, "Created", person)
     @ns.response(409, "A person with this id exists")
@@ -121,6 +124,7 @@ class PeopleCollection(Resource):
 
 @ns.route("/<string:person_id>")
 class PersonResource(Resource):
+    @requires(RECOGNIZE)
     @ns.marshal_with(person)
     def get(self, person_id: str):
         """Read one person."""
@@ -131,6 +135,7 @@ class PersonResource(Resource):
             raise not_found("person", person_id)
         return found
 
+    @requires(ADMIN)
     @ns.response(204, "Deleted with every face image and embedding")
     def delete(self, person_id: str):
         """Delete a person, their images and embeddings (and, by default, their events)."""
@@ -148,6 +153,7 @@ class PersonResource(Resource):
 
 @ns.route("/<string:person_id>/faces")
 class PersonFaces(Resource):
+    @requires(RECOGNIZE)
     def get(self, person_id: str):
         """List a person's enrolled faces."""
         person_id_or_400(person_id)
@@ -157,6 +163,7 @@ class PersonFaces(Resource):
             items = people_db.list_faces(conn, person_id)
         return {"items": ns.marshal(items, stored_face), "total": len(items)}
 
+    @requires(ADMIN)
     @ns.expect(enrol_parser)
     @ns.response(201, "At least one image was enrolled; `rejected` explains the others")
     @ns.response(422, "No image was enrolled")
@@ -181,6 +188,7 @@ class PersonFaces(Resource):
 
 @ns.route("/<string:person_id>/faces/<int:face_id>")
 class PersonFace(Resource):
+    @requires(ADMIN)
     @ns.response(204, "Deleted")
     def delete(self, person_id: str, face_id: int):
         """Remove one enrolled face (image and embeddings)."""

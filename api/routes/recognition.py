@@ -6,7 +6,7 @@ from flask import request
 from flask_restx import Namespace, Resource, reqparse
 from werkzeug.datastructures import FileStorage
 
-from api.auth import current_caller
+from api.auth import ADMIN, RECOGNIZE, current_caller, requires
 from api.errors import ApiError
 from api.recognition.pipeline import Sighting, detect_image, recognize_image, verify_images
 from api.routes.inputs import (
@@ -61,6 +61,24 @@ def camera_of_request(field: str = "camera_id") -> str | None:
     return person_id_or_400(camera_id, field) if camera_id is not None else None
 
 
+def threshold_of_request() -> float | None:
+    """The form's threshold. Only an admin key may name faces more loosely than the
+    configured threshold: for any other key a lower one would force a name onto anyone."""
+    threshold = form_float_or_400("threshold", -1.0, 1.0)
+    caller = current_caller()
+    if threshold is None or caller is None or caller.scope == ADMIN:
+        return threshold
+    svc = services()
+    configured = svc.threshold_for(svc.releases.get())
+    if threshold < configured:
+        raise ApiError(
+            403,
+            "FORBIDDEN",
+            f"a threshold below the configured {configured:.4f} needs an admin API key",
+        )
+    return threshold
+
+
 def sighting_from_form() -> Sighting | None:
     camera_id = camera_of_request()
     if camera_id is None:
@@ -74,6 +92,7 @@ def sighting_from_form() -> Sighting | None:
 
 @ns.route("/recognize")
 class Recognize(Resource):
+    @requires(RECOGNIZE, camera_key=True)
     @ns.expect(recognize_parser)
     def post(self):
         """Every face in the image: its box, identity (or null when unknown), candidates."""
@@ -82,13 +101,14 @@ class Recognize(Resource):
             services(),
             image,
             top_k=form_int_or_400("top_k", 3, 1, MAX_TOP_K),
-            threshold=form_float_or_400("threshold", -1.0, 1.0),
+            threshold=threshold_of_request(),
             sighting=sighting_from_form(),
         )
 
 
 @ns.route("/verify")
 class Verify(Resource):
+    @requires(RECOGNIZE, camera_key=True)
     @ns.expect(verify_parser)
     def post(self):
         """1:1: are the largest faces of two images the same person?"""
@@ -99,6 +119,7 @@ class Verify(Resource):
 
 @ns.route("/detect")
 class Detect(Resource):
+    @requires(RECOGNIZE, camera_key=True)
     @ns.expect(detect_parser)
     def post(self):
         """Face boxes, scores and five landmarks."""

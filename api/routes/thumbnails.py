@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_restx import Namespace, Resource
 
+from api.auth import RECOGNIZE, requires
 from api.db.face_image import image_bytes, stored_face
 from api.errors import ApiError, not_found
 from api.routes.inputs import person_id_or_400
@@ -34,6 +35,7 @@ def size_or_400() -> int:
 
 @ns.route("/<string:person_id>/faces/<int:face_id>/thumbnail")
 class FaceThumbnail(Resource):
+    @requires(RECOGNIZE)
     @ns.doc(params={"size": f"side in pixels, {MIN_SIZE}-{MAX_SIZE}, default {DEFAULT_SIZE}"})
     @ns.produces(["image/jpeg"])
     @ns.response(200, "A square JPEG around the face, with a margin")

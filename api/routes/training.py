@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask_restx import Namespace, Resource, fields
 
+from api.auth import ADMIN, RECOGNIZE, requires
 from api.db import training_jobs as jobs
 from api.errors import not_found
 from api.routes.inputs import iso
@@ -52,6 +53,7 @@ def queue_training(svc: Services, mode: str) -> dict[str, Any]:
 
 @ns.route("/training")
 class Training(Resource):
+    @requires(ADMIN)
     @ns.expect(training_request, validate=True)
     @ns.response(202, "Queued")
     def post(self):
@@ -60,6 +62,7 @@ class Training(Resource):
         job = queue_training(services(), mode)
         return {"job_id": job["job_id"], "status": job["status"]}, 202
 
+    @requires(RECOGNIZE)
     def get(self):
         """The latest training jobs, newest first."""
         with services().engine.connect() as conn:
@@ -68,6 +71,7 @@ class Training(Resource):
 
 @ns.route("/training/<string:job_id>")
 class TrainingJob(Resource):
+    @requires(RECOGNIZE)
     def get(self, job_id: str):
         """A job's status (queued, running, succeeded, failed) with timings."""
         with services().engine.connect() as conn:
@@ -79,6 +83,7 @@ class TrainingJob(Resource):
 
 @ns.route("/model")
 class Model(Resource):
+    @requires(RECOGNIZE, camera_key=True)
     def get(self):
         """The live release and the gallery it is combined with."""
         svc = services()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, send_from_directory, url_for
 
+from api.auth import PUBLIC, requires
+
 bp = Blueprint("ui", __name__)
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -27,11 +29,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 @bp.get("/")
+@requires(PUBLIC)
 def root() -> Response:
     return redirect(url_for("ui.page"))
 
 
 @bp.get("/ui")
+@requires(PUBLIC)
 def page() -> Response:
     response = send_from_directory(current_app.static_folder or "", "index.html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

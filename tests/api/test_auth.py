@@ -95,8 +95,8 @@ def test_database_keys_camera_binding_and_revocation(keyed_api: ApiProcess) -> N
     assert code_of(other_camera) == (403, "FORBIDDEN")
     stored = call("POST", f"{url}/api/v1/recognize", token, files={"image": face_jpeg()})
     assert stored.status_code == 200 and stored.json()["events_stored"] == 1
-    events = call("GET", f"{url}/api/v1/events", token, params={"camera_id": "lobby"}).json()
-    assert events["total"] == 1
+    events = call("GET", f"{url}/api/v1/events", ADMIN_TOKEN, params={"camera_id": "lobby"})
+    assert events.json()["total"] == 1
 
     database = Path(keyed_api.env["DATABASE_URL"].removeprefix("sqlite:///"))
     with sqlite3.connect(database) as conn:
@@ -155,7 +155,28 @@ def test_without_keys_the_server_refuses_a_public_address(tmp_path: Path) -> Non
         timeout=60,
     )
     assert result.returncode != 0
-    assert "refusing to listen on 0.0.0.0 without API keys" in result.stdout + result.stderr
+    assert "refusing to serve on 0.0.0.0 without API keys" in result.stdout + result.stderr
+
+
+def test_without_keys_the_server_refuses_a_declared_proxy(tmp_path: Path) -> None:
+    """Behind a reverse proxy on the same host every caller looks like 127.0.0.1: with
+    TRUSTED_PROXIES declared, keys are required even on a loopback bind."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url(tmp_path),
+        "MODEL_DIR": str(tmp_path / "models"),
+        "BIND": f"127.0.0.1:{free_port()}",
+        "API_KEYS": "",
+        "TRUSTED_PROXIES": "127.0.0.1",
+    }
+    result = subprocess.run(
+        [str(GUNICORN), "--config", "gunicorn.conf.py", "api.app:create_app()"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "refusing to serve behind the proxies in TRUSTED_PROXIES without API keys" in (
+        result.stdout + result.stderr
+    )
 
 
 def test_without_keys_only_loopback_callers_are_served(tmp_path: Path) -> None:
@@ -167,3 +188,72 @@ def test_without_keys_only_loopback_callers_are_served(tmp_path: Path) -> None:
     remote = client.get("/api/v1/people", environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert remote.status_code == 403 and remote.json["code"] == "FORBIDDEN"
     assert client.get("/healthz", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    # Relayed by a proxy on this host: loopback peer, but not a loopback caller.
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP", "Via"):
+        relayed = client.get(
+            "/api/v1/people",
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            headers={header: "203.0.113.9"},
+        )
+        assert relayed.status_code == 403 and relayed.json["code"] == "FORBIDDEN", header
+
+
+def test_a_camera_bound_key_may_only_recognise(keyed_api: ApiProcess) -> None:
+    """An edge box's key (in the street) reaches no enrolled face and no other camera's
+    sightings: people, faces, thumbnails and events are refused."""
+    url = keyed_api.url
+    enrolled = call("POST", f"{url}/api/v1/people", ADMIN_TOKEN, json={"person_id": "bound-ada"})
+    assert enrolled.status_code in (201, 409)
+    faces = call(
+        "POST", f"{url}/api/v1/people/bound-ada/faces", ADMIN_TOKEN, files={"image": face_jpeg()}
+    )
+    assert faces.status_code == 201, faces.text
+    face_id = faces.json()["faces"][0]["face_id"]
+    token = call(
+        "POST", f"{url}/api/v1/keys", ADMIN_TOKEN,
+        json={"name": "street", "scope": "recognize", "camera_id": "street-1"},
+    ).json()["token"]  # fmt: skip
+    assert call("POST", f"{url}/api/v1/recognize", RECOGNIZE_TOKEN, files={"image": face_jpeg()},
+                data={"camera_id": "garage"}).status_code == 200  # fmt: skip
+    refused = [
+        ("GET", "/api/v1/people"),
+        ("GET", "/api/v1/people/bound-ada"),
+        ("GET", "/api/v1/people/bound-ada/faces"),
+        ("GET", f"/api/v1/people/bound-ada/faces/{face_id}/thumbnail"),
+        ("GET", "/api/v1/people/bound-ada/last-seen"),
+        ("GET", "/api/v1/events"),
+        ("GET", "/api/v1/events?camera_id=garage"),
+        ("GET", "/api/v1/events/hourly"),
+        ("GET", "/api/v1/cameras"),
+        ("GET", "/api/v1/training"),
+        ("GET", "/dataset"),
+        ("GET", "/database/people"),
+        ("GET", "/database/bound-ada/last-known-location"),
+    ]
+    for method, path in refused:
+        answer = call(method, f"{url}{path}", token)
+        assert code_of(answer) == (403, "FORBIDDEN"), (path, answer.text)
+        assert "bound to camera street-1" in answer.json()["message"]
+        assert call(method, f"{url}{path}", RECOGNIZE_TOKEN).status_code == 200, path
+    assert call("GET", f"{url}/api/v1/model", token).status_code == 200
+    seen = call("POST", f"{url}/api/v1/recognize", token, files={"image": face_jpeg()})
+    assert seen.status_code == 200 and seen.json()["events_stored"] == 1
+
+
+def test_only_an_admin_key_may_loosen_the_threshold(keyed_api: ApiProcess) -> None:
+    url = keyed_api.url
+
+    def recognize(token: str, threshold: str) -> requests.Response:
+        return call("POST", f"{url}/api/v1/recognize", token, files={"image": face_jpeg()},
+                    data={"threshold": threshold})  # fmt: skip
+
+    configured = call("GET", f"{url}/api/v1/model", ADMIN_TOKEN).json()["threshold"]
+    loose = recognize(RECOGNIZE_TOKEN, "-1")
+    assert code_of(loose) == (403, "FORBIDDEN")
+    assert f"{configured:.4f}" in loose.json()["message"]
+    assert recognize(RECOGNIZE_TOKEN, str(configured - 0.01)).status_code == 403
+    strict = recognize(RECOGNIZE_TOKEN, "0.99")
+    assert strict.status_code == 200 and strict.json()["threshold"] == 0.99
+    assert recognize(RECOGNIZE_TOKEN, str(configured)).status_code == 200
+    admin = recognize(ADMIN_TOKEN, "-1")
+    assert admin.status_code == 200 and admin.json()["threshold"] == -1

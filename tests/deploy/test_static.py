@@ -175,7 +175,8 @@ def test_traffic_reaches_the_port_gunicorn_binds(renders: dict[str, Render]) -> 
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"]["port"] in ("http", API_PORT)
     service = find(docs, "Service", "facerec-api")["spec"]
-    assert service["type"] == "LoadBalancer"
+    assert service["type"] == "ClusterIP"  # reached through the Ingress (TLS) only
+    assert find(renders["local"].docs, "Service", "facerec-api")["spec"]["type"] == "ClusterIP"
     assert service["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     ]
@@ -184,6 +185,42 @@ def test_traffic_reaches_the_port_gunicorn_binds(renders: dict[str, Render]) -> 
         <= _api(docs)[0]["spec"]["template"]["metadata"]["labels"].items()
     )
     assert f"EXPOSE {API_PORT}" in (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("overlay", ["azure", "azure+mariadb+nfs"])
+def test_aks_is_reached_over_tls_only(renders: dict[str, Render], overlay: str) -> None:
+    """API keys and faces never cross a network in clear text: the one way in is an
+    Ingress with TLS whose certificate comes from cert-manager or a named Secret, plain
+    HTTP is redirected, and no Service is exposed outside the cluster."""
+    docs = renders[overlay].docs
+    ingress = find(docs, "Ingress", "facerec-api")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+    assert annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+    assert annotations["cert-manager.io/cluster-issuer"]  # or the Secret made by hand
+    spec = ingress["spec"]
+    (tls,) = spec["tls"]
+    assert tls["secretName"] == "facerec-api-tls"
+    hosts = {rule["host"] for rule in spec["rules"]}
+    assert hosts == set(tls["hosts"]), "every host served must be covered by the certificate"
+    (path,) = [p for rule in spec["rules"] for p in rule["http"]["paths"]]
+    service = find(docs, "Service", path["backend"]["service"]["name"])
+    assert path["path"] == "/" and path["pathType"] == "Prefix"
+    assert path["backend"]["service"]["port"]["name"] in {
+        p["name"] for p in service["spec"]["ports"]
+    }
+    body_limit = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    config = find(docs, "ConfigMap", "facerec-config")["data"]
+    limit = int(config.get("MAX_REQUEST_BYTES", 16 * 2**20))
+    assert int(body_limit.removesuffix("m")) * 2**20 >= limit
+    exposed = [
+        d["metadata"]["name"]
+        for d in docs
+        if d["kind"] == "Service" and d["spec"].get("type") in ("LoadBalancer", "NodePort")
+    ]
+    assert exposed == []
+    readme = (KUBE_DIR / "README.md").read_text(encoding="utf-8")
+    assert "kubectl -n facerec create secret tls facerec-api-tls" in readme  # own certificate
 
 
 def test_autoscaler_and_disruption_budget_govern_the_api(renders: dict[str, Render]) -> None:

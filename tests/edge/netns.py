@@ -46,7 +46,9 @@ def _ip(*args: str) -> None:
 
 
 def skip_unless_netns_possible() -> None:
-    """Skip, saying why, where namespaces cannot be made (not root, no iproute2)."""
+    """Skip, saying why, where namespaces cannot be made (not root, no iproute2); where
+    they should work but `ip netns` fails, fail with its error (a harness fault is not a
+    missing facility)."""
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
     if shutil.which("ip") is None:
@@ -55,7 +57,7 @@ def skip_unless_netns_possible() -> None:
         ["ip", "netns", "list"], capture_output=True, text=True, timeout=10, check=False
     )
     if probe.returncode != 0:
-        pytest.skip(f"`ip netns` is unavailable here: {probe.stderr.strip()}")
+        pytest.fail(f"`ip netns list` failed as root: {probe.stderr.strip()}")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def two_hosts() -> Iterator[TwoHosts]:
             _ip("-n", hosts.cloud, "link", "set", cloud_link, "up")
             hosts.set_edge_link(up=True)
         except subprocess.CalledProcessError as error:
-            pytest.skip(f"cannot set up two network namespaces here: {error.stderr.strip()}")
+            pytest.fail(f"{' '.join(error.cmd)} failed: {error.stderr.strip()}")
         yield hosts
     finally:
         subprocess.run(  # only there when a setup step failed before the move

@@ -3,7 +3,8 @@ full, corrupting a release, and loading the service from client threads meanwhil
 
 Mounts need root with CAP_SYS_ADMIN (what CI and the development machines have); root
 ignores file permissions, so a read-only bind mount (EROFS) and a size-limited tmpfs
-(ENOSPC) are what make a volume unwritable for root too. Elsewhere those tests skip.
+(ENOSPC) are what make a volume unwritable for root too. Not root: those tests skip
+(a failure under CI=true); a mount that fails as root fails the test with mount's error.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def _mounted(*mount_args: str, target: Path) -> Iterator[None]:
         pytest.skip("mounting a read-only or full volume needs root")
     try:
         _run("mount", *mount_args, str(target))
-    except subprocess.CalledProcessError as error:
-        pytest.skip(f"cannot mount here ({error.stderr.strip()}): needs CAP_SYS_ADMIN")
+    except subprocess.CalledProcessError as error:  # root, so a harness fault: fail with it
+        pytest.fail(f"{' '.join(error.cmd)} failed: {error.stderr.strip()}")
     try:
         yield
     finally:

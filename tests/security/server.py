@@ -96,6 +96,16 @@ class SecuredServer:
             )
         return counts
 
+    def records(self) -> set[tuple[str, tuple[Any, ...]]]:
+        """Every stored record, by table and primary key: what a fault may not lose."""
+        self.wait_for_idle_training()
+        with self.engine.connect() as conn:
+            return {
+                (name, tuple(row))
+                for name, table in _COUNTED.items()
+                for row in conn.execute(select(*table.primary_key.columns))
+            }
+
     def stop(self) -> None:
         self.admin.close()
         self.engine.dispose()

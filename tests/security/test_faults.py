@@ -19,7 +19,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
 from api.db.schema import recognition_events
-from api.recognition.release import CLASSIFIER_FILE, CURRENT_LINK, RELEASE_FILE, RELEASES_DIR
+from api.recognition.release import (
+    CLASSIFIER_FILE,
+    CURRENT_LINK,
+    RELEASE_FILE,
+    RELEASES_DIR,
+    write_checksums,
+)
 from tests.databases import mariadb_database
 from tests.security.faults import Load, busy_worker, full, read_only, worker_pids
 from tests.security.lfw import LfwPerson, enrol_person, largest_face, lfw_people, recognize, train
@@ -146,6 +152,7 @@ def test_unwritable_model_volume_fails_training_cleanly(
     security_report: SecurityReport,
 ) -> None:
     server, volume = trained.server, trained.volume
+    records_before = server.records()
     releases_before = sorted(os.listdir(volume / RELEASES_DIR))
     assert served_versions(server) == {trained.release}
     fault_context = read_only(volume) if fault == "read-only" else full(volume, tmp_path / "full")
@@ -163,6 +170,8 @@ def test_unwritable_model_volume_fails_training_cleanly(
     trained.release = recovered["release_version"]
     assert served_versions(server) == {trained.release}
     staging = [name for name in leftovers if name not in releases_before]
+    lost = records_before - server.records()
+    assert not lost, sorted(lost)[:10]
     security_report.record_fault(
         f"model volume {fault} during training",
         f"MODEL_DIR {'bind-mounted read-only' if fault == 'read-only' else 'on a full tmpfs'}"
@@ -172,7 +181,7 @@ def test_unwritable_model_volume_fails_training_cleanly(
         + "; the next training after the fault succeeded",
         requests=1 + ASKS + len(trained.people),
         failed=0,
-        lost=0,
+        lost=len(lost),
     )
 
 
@@ -204,11 +213,13 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
     trained: Trained, damage: str, security_report: SecurityReport
 ) -> None:
     server, volume = trained.server, trained.volume
+    records_before = server.records()
     bad = f"29991231T235959999999Z-{sorted(DAMAGES).index(damage):06d}"
     folder = volume / RELEASES_DIR / bad
     shutil.copytree(volume / RELEASES_DIR / trained.release, folder)
     meta = json.loads((folder / RELEASE_FILE).read_text(encoding="utf-8"))
     (folder / RELEASE_FILE).write_text(json.dumps({**meta, "version": bad}), encoding="utf-8")
+    write_checksums(folder)  # a whole copy under its new name: only the damage is wrong
     DAMAGES[damage](folder)
     log_before = server.log_path.stat().st_size
     _point_current(volume, bad)
@@ -233,7 +244,7 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
         "kept serving and naming everyone",
         requests=ASKS + len(trained.people),
         failed=0,
-        lost=0,
+        lost=len(records_before - server.records()),
     )
 
 

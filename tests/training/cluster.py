@@ -41,6 +41,7 @@ http {{
         location / {{
             proxy_pass http://api;
             proxy_read_timeout 120s;
+{location}
         }}
     }}
 }}
@@ -53,6 +54,7 @@ class Nginx:
     upstreams: list[int]
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    location: str = ""  # more directives for `location /` (e.g. proxy_set_header)
 
     @property
     def url(self) -> str:
@@ -66,7 +68,11 @@ class Nginx:
         self.prefix.mkdir(parents=True, exist_ok=True)
         servers = "\n".join(f"        server 127.0.0.1:{port};" for port in self.upstreams)
         conf = self.prefix / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(prefix=self.prefix, servers=servers, port=self.port))
+        conf.write_text(
+            NGINX_CONF.format(
+                prefix=self.prefix, servers=servers, port=self.port, location=self.location
+            )
+        )
         self.process = subprocess.Popen(
             [binary, "-c", str(conf), "-p", str(self.prefix)],
             stdout=subprocess.DEVNULL,

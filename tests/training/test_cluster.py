@@ -28,6 +28,7 @@ from api.recognition.release import (
     activate_release,
     current_version,
     new_version,
+    write_checksums,
 )
 from tests.api.client import create_person, enrol, recognize, train, wait_for_job
 from tests.databases import mariadb_database
@@ -178,6 +179,7 @@ def test_release_failing_its_checksum_is_refused_and_the_old_one_serves(cluster:
     shutil.copytree(releases / live, releases / rogue)
     meta = json.loads((releases / rogue / RELEASE_FILE).read_text())
     (releases / rogue / RELEASE_FILE).write_text(json.dumps({**meta, "version": rogue}))
+    write_checksums(releases / rogue)  # a copy made whole again: only the byte below is off
     arrays = bytearray((releases / rogue / CLASSIFIER_FILE).read_bytes())
     arrays[len(arrays) // 2] ^= 0xFF  # one flipped byte on the volume
     (releases / rogue / CLASSIFIER_FILE).write_bytes(bytes(arrays))
@@ -187,6 +189,17 @@ def test_release_failing_its_checksum_is_refused_and_the_old_one_serves(cluster:
             for _ in range(3):
                 assert named(api.url, images[ENROLLED_IMAGES]) == (person, live)
             assert served_versions(api.url) == {live}
+            # /metrics: the worker that answers says which release it serves, and counts
+            # its failed attempt at the rogue one.
+            metrics = requests.get(f"{api.url}/metrics", timeout=10).text
+            assert f'facerec_model_release_served{{version="{live}",worker=' in metrics
+            assert f'version="{rogue}"' not in metrics
+            failures = [
+                float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith("facerec_model_release_load_failures_total ")
+            ]
+            assert failures and failures[0] >= 1
     finally:
         activate_release(cluster.model_dir, live)
         shutil.rmtree(releases / rogue)
