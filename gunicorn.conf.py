@@ -82,4 +82,6 @@ def _stop_training(worker, timeout: float) -> None:
         return
     from api.services import EXTENSION_KEY
 
-    app.extensions[EXTENSION_KEY].training.stop(timeout)
+    svc = app.extensions[EXTENSION_KEY]
+    svc.training.stop(timeout)
+    svc.retention.stop(timeout)  # a purge stops after its batch and frees its lease

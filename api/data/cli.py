@@ -1,4 +1,4 @@
-"""The data tools' command line: `python -m api.data {migrate} ...`.
+"""The data tools' command line: `python -m api.data {migrate,export,import} ...`.
 
 Every command works on the database of `DATABASE_URL` (the service's own setting) and
 fails with one line on standard error and a non-zero exit, never a traceback.
@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import Settings
+from api.data.archive import ArchiveError
+from api.data.export import export_database
+from api.data.restore import import_archive
 from api.db.engine import create_db_engine
 from api.db.migrations import MigrationError, head_revision, upgrade_schema
 
@@ -28,6 +32,28 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> str:
     return f"schema upgraded from revision {before or 'none (empty database)'} to {head}"
 
 
+def _export(settings: Settings, args: argparse.Namespace) -> str:
+    engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
+    try:
+        counts = export_database(engine, args.out)
+    finally:
+        engine.dispose()
+    return f"exported {_counts(counts)} to {args.out}"
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> str:
+    engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
+    try:
+        counts = import_archive(engine, args.file)
+    finally:
+        engine.dispose()
+    return f"imported {_counts(counts)} from {args.file}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{rows} {table}" for table, rows in counts.items())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m api.data",
@@ -39,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="upgrade the schema to this release's (the service also does it at start)",
     )
     migrate.set_defaults(run=_migrate)
+    export = commands.add_parser(
+        "export", help="write every person, face, embedding and event to one archive"
+    )
+    export.add_argument("--out", type=Path, required=True, help="the archive to create")
+    export.set_defaults(run=_export)
+    restore = commands.add_parser(
+        "import", help="load an archive into an empty database (migrated first)"
+    )
+    restore.add_argument("file", type=Path, help="an archive made by `export`")
+    restore.set_defaults(run=_import)
     return parser
 
 
@@ -46,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         print(args.run(Settings.from_env(), args))
-    except (MigrationError, SQLAlchemyError, OSError, ValueError) as error:
+    except (ArchiveError, MigrationError, SQLAlchemyError, OSError, ValueError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
     return 0
