@@ -59,9 +59,15 @@ for _kind in KINDS:
 
 class RetentionWorker:
     def __init__(
-        self, engine: Engine, limits: RetentionLimits, interval_seconds: float, batch_size: int
+        self,
+        engine: Engine,
+        limits: RetentionLimits,
+        interval_seconds: float,
+        batch_size: int,
+        owner: str | None = None,
     ) -> None:
         self.engine = engine
+        self.owner = owner or worker_id()  # who holds the lease: host:pid
         self.limits = limits
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
@@ -100,7 +106,7 @@ class RetentionWorker:
 
     def run_once(self, now: datetime | None = None) -> PurgeResult | None:
         """Purge if this process gets the lease; None when another process holds it."""
-        owner = worker_id()
+        owner = self.owner
         if not leases.try_acquire(self.engine, LEASE_NAME, owner, RUNNING_LEASE_SECONDS):
             return None
 
