@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ArchiveError, MigrationError, SQLAlchemyError, OSError, ValueError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
+    except Exception as error:  # a bug, or input nobody foresaw: still one line
+        print(f"error: unexpected {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
+        return 1
     return 0
 
 

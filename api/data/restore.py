@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, insert, inspect, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.data.archive import EXCLUDED, ArchiveError, ArchiveReader
 from api.data.progress import progress_bar
@@ -58,24 +59,36 @@ def import_archive(engine: Engine, path: Path) -> dict[str, int]:
         with progress_bar(manifest.rows, "verify") as bar:
             reader.verify(bar.update)
         _prepare_schema(engine, manifest.revision)
-        with engine.begin() as conn:
-            tables = _target_tables(conn, list(manifest.tables))
-            _refuse_rows(conn)
-            with progress_bar(manifest.rows, "import") as bar:
-                for table in tables:
-                    _insert_all(conn, table, reader.rows(table.name), bar.update)
-            gallery_state = tables[0].metadata.tables["gallery_state"]
-            conn.execute(
-                update(gallery_state)
-                .where(gallery_state.c.id == 1)
-                .values(version=gallery_state.c.version + 1)
-            )
+        try:
+            _load(engine, reader)
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise ArchiveError(
+                f"the import failed and was undone, the database is empty again: {reason}"
+            ) from None
     finally:
         reader.close()
     if manifest.revision != head:
         upgrade_schema(engine)
     erase_deleted_data(engine)  # SQLite: fold the write-ahead log into the file
     return {name: info.rows for name, info in manifest.tables.items()}
+
+
+def _load(engine: Engine, reader: ArchiveReader) -> None:
+    """Every row, and the gallery bump, in one transaction."""
+    manifest = reader.manifest
+    with engine.begin() as conn:
+        tables = _target_tables(conn, list(manifest.tables))
+        _refuse_rows(conn)
+        with progress_bar(manifest.rows, "import") as bar:
+            for table in tables:
+                _insert_all(conn, table, reader.rows(table.name), bar.update)
+        gallery_state = tables[0].metadata.tables["gallery_state"]
+        conn.execute(
+            update(gallery_state)
+            .where(gallery_state.c.id == 1)
+            .values(version=gallery_state.c.version + 1)
+        )
 
 
 def _prepare_schema(engine: Engine, revision: str) -> None:
@@ -129,6 +142,8 @@ def _insert_all(
     batch: list[dict[str, Any]] = []
     size = 0
     for row in rows:
+        if not isinstance(row, dict):
+            raise ArchiveError(f"the archive's table {table.name} has a row that is not an object")
         unknown = set(row) - set(decoders)
         if unknown:
             raise ArchiveError(
