@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import Settings
@@ -19,13 +22,20 @@ from api.data.restore import import_archive
 from api.db.engine import create_db_engine
 from api.db.migrations import MigrationError, head_revision, upgrade_schema
 
+T = TypeVar("T")
 
-def _migrate(settings: Settings, _: argparse.Namespace) -> str:
+
+def _on_database(settings: Settings, work: Callable[[Engine], T]) -> T:
+    """`work(engine)` on DATABASE_URL, the engine's connections closed afterwards."""
     engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
     try:
-        before = upgrade_schema(engine)
+        return work(engine)
     finally:
         engine.dispose()
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> str:
+    before = _on_database(settings, upgrade_schema)
     head = head_revision()
     if before == head:
         return f"schema already at revision {head}"
@@ -33,20 +43,12 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> str:
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> str:
-    engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
-    try:
-        counts = export_database(engine, args.out)
-    finally:
-        engine.dispose()
+    counts = _on_database(settings, lambda engine: export_database(engine, args.out))
     return f"exported {_counts(counts)} to {args.out}"
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> str:
-    engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
-    try:
-        counts = import_archive(engine, args.file)
-    finally:
-        engine.dispose()
+    counts = _on_database(settings, lambda engine: import_archive(engine, args.file))
     return f"imported {_counts(counts)} from {args.file}"
 
 
