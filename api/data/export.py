@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select, tuple_
+from sqlalchemy import Column, ColumnElement, Connection, Engine, Table, and_, func, or_, select
 
 from api.data.archive import ArchiveError, ArchiveWriter, exported_tables
 from api.data.progress import progress_bar
@@ -25,7 +25,7 @@ from api.db.migrations import current_revision, head_revision
 PAGE_ROWS = 500
 
 
-def export_database(engine: Engine, out: Path) -> dict[str, int]:
+def export_database(engine: Engine, out: Path, page_rows: int = PAGE_ROWS) -> dict[str, int]:
     """Write the archive; return the rows per table."""
     if out.exists():
         raise ArchiveError(f"{out} exists: choose a new file name")
@@ -47,7 +47,7 @@ def export_database(engine: Engine, out: Path) -> dict[str, int]:
             with progress_bar(sum(totals.values()), "export") as bar:
                 for name in names:
                     table = schema.metadata.tables[name]
-                    writer.write_part(name, _counted(_pages(conn, table), bar.update))
+                    writer.write_part(name, _counted(_pages(conn, table, page_rows), bar.update))
             writer.close()
             partial.rename(out)
         finally:
@@ -66,21 +66,29 @@ def _count(conn: Connection, table: Table) -> int:
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def _pages(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
-    """Every row in primary-key order, `PAGE_ROWS` per query (keyset pagination)."""
+def _pages(conn: Connection, table: Table, page_rows: int) -> Iterator[dict[str, Any]]:
+    """Every row in primary-key order, `page_rows` per query (keyset pagination)."""
     key = list(table.primary_key.columns)
-    position = tuple_(*key) if len(key) > 1 else key[0]
     last: tuple[Any, ...] | None = None
     while True:
-        query = select(table).order_by(*key).limit(PAGE_ROWS)
+        query = select(table).order_by(*key).limit(page_rows)
         if last is not None:
-            query = query.where(position > (last if len(key) > 1 else last[0]))
+            query = query.where(_after(key, last))
         rows = conn.execute(query).mappings().all()
         for row in rows:
             yield dict(row)
-        if len(rows) < PAGE_ROWS:
+        if len(rows) < page_rows:
             return
         last = tuple(rows[-1][column.name] for column in key)
+
+
+def _after(key: list[Column[Any]], last: tuple[Any, ...]) -> ColumnElement[bool]:
+    """Rows after `last` in key order, spelt (a > x) OR (a = x AND b > y): MariaDB reads
+    that as a range of the primary key, where it scans the whole index for the row
+    comparison (a, b) > (x, y)."""
+    return or_(
+        *(and_(*(key[j] == last[j] for j in range(i)), key[i] > last[i]) for i in range(len(key)))
+    )
 
 
 def _counted(rows: Iterator[dict[str, Any]], advance: Any) -> Iterator[dict[str, Any]]:

@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, insert, inspect, select
 
 from api.data.archive import EXCLUDED, MANIFEST, exported_tables, part_name
+from api.data.export import export_database
+from api.data.restore import import_archive
 from api.db.engine import create_db_engine
 from api.db.migrations import current_revision, head_revision, revisions_in_order, upgrade_schema
-from api.db.schema import gallery_state, metadata
+from api.db.schema import face_embeddings, gallery_state, metadata
 from tests.data_lifecycle.rows import all_rows, fill_sample
 from tests.databases import DATABASE_KINDS, scratch_database_url, sqlite_url
 from tests.shared_data import REPO_ROOT
@@ -87,6 +89,29 @@ def test_archive_manifest_counts_revision_and_checksums(archive) -> None:
         assert "api_keys" not in "".join(bundle.namelist())
         assert b"0" * 64 not in b"".join(bundle.read(name) for name in bundle.namelist())
     assert rows["face_images"] and rows["recognition_events"]
+
+
+def test_export_pages_through_every_table_in_key_order(
+    migrated_engine: Engine, tmp_path: Path
+) -> None:
+    """Pages of 2 rows over tables of 3 to 12: single and composite keys (two embedders
+    per face) continue exactly where the last page ended, on both databases."""
+    fill_sample(migrated_engine)
+    with migrated_engine.begin() as conn:
+        rows = conn.execute(select(face_embeddings)).mappings().all()
+        conn.execute(
+            insert(face_embeddings),
+            [{**row, "embedder": "facenet512", "vector": row["vector"] * 4} for row in rows],
+        )
+    expected = all_rows(migrated_engine, exported_tables())
+    assert len(expected["face_embeddings"]) == 12
+    counts = export_database(migrated_engine, tmp_path / "paged.zip", page_rows=2)
+    assert counts == {name: len(table_rows) for name, table_rows in expected.items()}
+    (tmp_path / "target").mkdir()
+    target = create_db_engine(sqlite_url(tmp_path / "target"))
+    import_archive(target, tmp_path / "paged.zip")
+    assert all_rows(target, exported_tables()) == expected
+    target.dispose()
 
 
 @pytest.fixture(params=DATABASE_KINDS)
