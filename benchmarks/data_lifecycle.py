@@ -140,7 +140,8 @@ def _event(captured_at: Any, known: bool) -> dict[str, Any]:
 
 
 def data_command(url: str, *args: str) -> dict[str, float]:
-    """Run `python -m api.data ARGS` against `url`: its wall seconds and peak RSS (MiB)."""
+    """Run `python -m api.data ARGS` against `url`: its wall seconds, CPU seconds (what it
+    costs on idle cores: a loaded machine inflates only the wall time) and peak RSS (MiB)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "api.data", *args],
@@ -154,7 +155,11 @@ def data_command(url: str, *args: str) -> dict[str, float]:
         raise RuntimeError(f"api.data {args[0]} failed: {process.stderr.read().decode()}")
     process.returncode = 0
     process.stderr.close()
-    return {"s": round(wall, 2), "peak_mib": round(usage.ru_maxrss / 1024, 1)}
+    return {
+        "s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_mib": round(usage.ru_maxrss / 1024, 1),
+    }
 
 
 def transfer_row(faces: int, crops: list[bytes], mariadb: bool) -> dict[str, Any]:
@@ -172,16 +177,25 @@ def transfer_row(faces: int, crops: list[bytes], mariadb: bool) -> dict[str, Any
             "archive_mib": round(archive.stat().st_size / 2**20, 1),
             "database_mib": round((Path(folder) / "source.sqlite3").stat().st_size / 2**20, 1),
             "export_s": exported["s"],
+            "export_cpu_s": exported["cpu_s"],
             "export_peak_mib": exported["peak_mib"],
         }
         imported = data_command(
             f"sqlite:///{Path(folder) / 'target.sqlite3'}", "import", str(archive)
         )
-        row.update(sqlite_import_s=imported["s"], sqlite_import_peak_mib=imported["peak_mib"])
+        row.update(
+            sqlite_import_s=imported["s"],
+            sqlite_import_cpu_s=imported["cpu_s"],
+            sqlite_import_peak_mib=imported["peak_mib"],
+        )
         if mariadb:
             with mariadb_database("facerec_bench", skip_if_down=False) as url:
                 imported = data_command(url, "import", str(archive))
-            row.update(mariadb_import_s=imported["s"], mariadb_import_peak_mib=imported["peak_mib"])
+            row.update(
+                mariadb_import_s=imported["s"],
+                mariadb_import_cpu_s=imported["cpu_s"],
+                mariadb_import_peak_mib=imported["peak_mib"],
+            )
     return row
 
 
@@ -258,15 +272,23 @@ def _insert_steadily(url: str, latencies: list[float], done: threading.Event) ->
 
 def plot(transfers: list[dict[str, Any]], purge: dict[str, Any] | None) -> None:
     with chart(RESULTS / f"{NAME}.png", 1, 2, figsize=(11, 4), dpi=120) as (left, right):
-        sizes = [row["faces"] for row in transfers]
-        left.plot(sizes, [row["export_s"] for row in transfers], "o-", label="export (SQLite)")
-        left.plot(sizes, [row["sqlite_import_s"] for row in transfers], "s-", label="import SQLite")
-        if all("mariadb_import_s" in row for row in transfers):
+        for key, label, marker in (
+            ("export", "export (SQLite)", "o"),
+            ("sqlite_import", "import into SQLite", "s"),
+            ("mariadb_import", "import into MariaDB", "^"),
+        ):
+            rows = [row for row in transfers if f"{key}_s" in row]
+            sizes = [row["faces"] for row in rows]
+            line = left.plot(sizes, [row[f"{key}_s"] for row in rows], f"{marker}-", label=label)
             left.plot(
-                sizes, [row["mariadb_import_s"] for row in transfers], "^-", label="import MariaDB"
+                sizes,
+                [row[f"{key}_cpu_s"] for row in rows],
+                f"{marker}:",
+                color=line[0].get_color(),
+                label=f"{label}, CPU",
             )
         left.set(xscale="log", yscale="log", xlabel="faces (and events)", ylabel="seconds")
-        left.set_title("Export / import time")
+        left.set_title("Export / import: wall (solid) and CPU (dotted) time")
         left.legend()
         if purge:
             right.plot(range(1, len(purge["delete_ms"]) + 1), purge["delete_ms"], ",", alpha=0.6)
@@ -280,33 +302,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--events", type=int, default=1_000_000, help="0: no purge run")
-    parser.add_argument("--no-mariadb-import", action="store_true")
+    parser.add_argument(
+        "--mariadb-up-to",
+        type=int,
+        default=10**9,
+        metavar="FACES",
+        help="import into MariaDB only the sizes up to this (0: none)",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 faces, 100,000 events")
     args = parser.parse_args()
     if args.quick:
         args.faces, args.events = [2000], 100_000
     load_before = [round(value, 2) for value in os.getloadavg()]
     crops = face_crops()
-    transfers = [transfer_row(n, crops, not args.no_mariadb_import) for n in args.faces]
+    transfers = [transfer_row(n, crops, n <= args.mariadb_up_to) for n in args.faces]
     for row in transfers:
         print(row, flush=True)
     purge = purge_row(args.events, Settings().purge_batch_size) if args.events else None
     if purge:
         print({k: v for k, v in purge.items() if k != "delete_ms"}, flush=True)
     plot(transfers, purge)
-    headers = ["faces", "archive MiB", "export s", "export peak MiB", "import SQLite s"]
-    headers += ["import SQLite peak MiB", "import MariaDB s", "import MariaDB peak MiB"]
+    headers = ["faces", "archive MiB", "export s (CPU s)", "export peak MiB"]
+    headers += ["import SQLite s (CPU s)", "peak MiB", "import MariaDB s (CPU s)", "peak MiB"]
     table = markdown_table(
         headers,
         [
             [
                 f"{r['faces']:,}",
                 r["archive_mib"],
-                r["export_s"],
+                f"{r['export_s']} ({r['export_cpu_s']})",
                 r["export_peak_mib"],
-                r["sqlite_import_s"],
+                f"{r['sqlite_import_s']} ({r['sqlite_import_cpu_s']})",
                 r["sqlite_import_peak_mib"],
-                r.get("mariadb_import_s", "-"),
+                f"{r['mariadb_import_s']} ({r['mariadb_import_cpu_s']})"
+                if "mariadb_import_s" in r
+                else "-",
                 r.get("mariadb_import_peak_mib", "-"),
             ]
             for r in transfers

@@ -197,12 +197,17 @@ def _refresh(row: Result) -> str:
 
 def _data_lifecycle(data: Result) -> list[Headline]:
     rows = sorted(data["transfers"], key=lambda r: r["faces"])
+
+    def timing(row: Result, key: str) -> str:
+        return f"{row[f'{key}_s']:g} s ({row[f'{key}_cpu_s']:g} s CPU)"
+
     headlines = [
         (
-            "Backup: `python -m api.data export` / `import` (SQLite; into MariaDB), peak memory",
+            "Backup: `python -m api.data export` / `import` into SQLite (into MariaDB), "
+            "peak memory",
             "; ".join(
-                f"{r['faces']:,} faces: {r['export_s']:g} s / {r['sqlite_import_s']:g} s"
-                + (f" ({r['mariadb_import_s']:g} s)" if "mariadb_import_s" in r else "")
+                f"{r['faces']:,} faces: {timing(r, 'export')} / {timing(r, 'sqlite_import')}"
+                + (f" ({timing(r, 'mariadb_import')})" if "mariadb_import_s" in r else "")
                 + f", {max(v for k, v in r.items() if k.endswith('peak_mib')):g} MiB"
                 for r in rows
             ),
