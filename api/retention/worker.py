@@ -15,7 +15,6 @@ import logging
 import random
 import threading
 import time
-from datetime import datetime
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Engine
@@ -104,7 +103,7 @@ class RetentionWorker:
             except SQLAlchemyError as error:
                 log.warning("retention purge failed: %s", type(error).__name__)
 
-    def run_once(self, now: datetime | None = None) -> PurgeResult | None:
+    def run_once(self) -> PurgeResult | None:
         """Purge if this process gets the lease; None when another process holds it."""
         owner = self.owner
         if not leases.try_acquire(self.engine, LEASE_NAME, owner, RUNNING_LEASE_SECONDS):
@@ -118,9 +117,7 @@ class RetentionWorker:
             return None
 
         started = time.perf_counter()
-        result = purge_expired(
-            self.engine, self.limits, now or utcnow(), self.batch_size, between_batches
-        )
+        result = purge_expired(self.engine, self.limits, utcnow(), self.batch_size, between_batches)
         if result.stopped is None:
             # Held until the next purge is due: the cluster purges once per interval.
             leases.renew(self.engine, LEASE_NAME, owner, self.interval_seconds)
