@@ -291,7 +291,7 @@ def plot(transfers: list[dict[str, Any]], purge: dict[str, Any] | None) -> None:
         left.set_title("Export / import: wall (solid) and CPU (dotted) time")
         left.legend()
         if purge:
-            right.plot(range(1, len(purge["delete_ms"]) + 1), purge["delete_ms"], ",", alpha=0.6)
+            right.plot(range(1, len(purge["delete_ms"]) + 1), purge["delete_ms"], ".", markersize=3)
             right.set(xlabel="batch", ylabel="DELETE ms", yscale="log")
             right.set_title(
                 f"Purge of {purge['events']:,} events, MariaDB: {purge['rows_per_s']:,} rows/s"
