@@ -22,6 +22,12 @@ CREATE TABLE IF NOT EXISTS gallery_state (
 	version BIGINT NOT NULL,
 	PRIMARY KEY (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE TABLE IF NOT EXISTS leases (
+	name VARCHAR(64) NOT NULL,
+	owner VARCHAR(128) NOT NULL,
+	expires_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE TABLE IF NOT EXISTS people (
 	person_id VARCHAR(128) NOT NULL,
 	name VARCHAR(255) NOT NULL,
@@ -97,5 +103,5 @@ CREATE TABLE IF NOT EXISTS alembic_version (
 	version_num VARCHAR(32) NOT NULL,
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT IGNORE INTO alembic_version (version_num) VALUES ('0001');
+INSERT IGNORE INTO alembic_version (version_num) VALUES ('0002');
 INSERT IGNORE INTO gallery_state (id, version) VALUES (1, 0);
