@@ -18,6 +18,7 @@ from api.errors import ContractApi, database_unavailable, register_error_handler
 from api.logs import configure_logging
 from api.routes import (
     activity,
+    alerts,
     compat,
     events,
     health,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.extensions[EXTENSION_KEY] = svc
     svc.ensure_schema()
     svc.training.start()
+    svc.alerts.start()
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         activity.ns,
         keys.ns,
         compat.ns,
+        alerts.ns,
     ):
         api.add_namespace(namespace)
     app.register_blueprint(health.bp)

@@ -105,7 +105,7 @@ def required_scope(method: str, path: str) -> str | None:
     operator's page (`/` redirects to it), which hold no data."""
     if path == "/" or path.startswith(_PUBLIC_PATHS):
         return None
-    if path.startswith("/api/v1/keys"):
+    if path.startswith(("/api/v1/keys", "/api/v1/alerts")):
         return ADMIN
     if method in _MUTATING and path.startswith(_ADMIN_PREFIXES):
         return ADMIN

@@ -41,6 +41,16 @@ class Settings:
     training_poll_seconds: float = 2.0
     training_max_attempts: int = 2
     training_threads: int = 2
+    # Alerts (api/alerts); the secrets key is never printed with the settings.
+    alert_secrets_key: str | None = field(default=None, repr=False)
+    alert_max_attempts: int = 10
+    alert_lease_seconds: float = 30.0
+    alert_poll_seconds: float = 1.0
+    alert_timeout_seconds: float = 5.0
+    alert_backoff_base_seconds: float = 2.0
+    alert_backoff_max_seconds: float = 300.0
+    alert_allow_private_destinations: bool = False
+    alert_dispatch_threads: int = 4
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from api.alerts.dispatcher import Dispatcher, dispatcher_for
 from api.auth import Authenticator, parse_env_keys
 from api.config import Settings
 from api.db.gallery import current_version, load_delta, load_snapshot
@@ -44,6 +45,7 @@ class Services:
     gallery: Gallery
     authenticator: Authenticator
     training: TrainingWorker = field(init=False)  # built from the rest by load_services
+    alerts: Dispatcher = field(init=False)
     schema_ready: bool = False
 
     def ensure_schema(self) -> bool:
@@ -124,6 +126,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         poll_seconds=settings.training_poll_seconds,
         max_attempts=settings.training_max_attempts,
     )
+    svc.alerts = dispatcher_for(settings, engine)
     return svc
 
 
