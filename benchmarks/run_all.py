@@ -40,6 +40,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("edge_benchmark", ("--repeats", "1", "--frames", "10")),
     Benchmark("training_benchmark", ("--quick",), slow=True),
     Benchmark("gallery_benchmark", ("--quick",), slow=True, args=("--mariadb",)),
+    Benchmark("alert_latency", ("--seconds", "5")),
 )
 
 
