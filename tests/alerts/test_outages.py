@@ -112,17 +112,22 @@ def _all_delivered(rows: list[dict]) -> bool:
     return len(rows) == SIGHTINGS and all(row["status"] == "delivered" for row in rows)
 
 
+def _sightings_while_down(server: ApiProcess, destination_id: str, error: str) -> None:
+    """Sightings while the destination is away: their alerts wait, the oldest retrying."""
+    _sightings(server, SIGHTINGS)
+    time.sleep(3)
+    rows = _rows(server, destination_id)
+    assert [row["status"] for row in rows] == ["pending"] * SIGHTINGS
+    assert rows[0]["attempts"] >= 2 and error in rows[0]["last_error"]
+    assert all(row["attempts"] == 0 for row in rows[1:]), "the later ones wait their turn"
+
+
 def test_webhook_receiver_down_for_a_while(server: ApiProcess, receiver: WebhookReceiver) -> None:
     destination_id = _strangers_to(
         server, {"kind": "webhook", "url": receiver.url, "secret": "s" * 32}
     )
     receiver.stop()
-    _sightings(server, SIGHTINGS)
-    time.sleep(3)
-    rows = _rows(server, destination_id)
-    assert [row["status"] for row in rows] == ["pending"] * SIGHTINGS
-    assert rows[0]["attempts"] >= 2 and "connection failed" in rows[0]["last_error"]
-    assert all(row["attempts"] == 0 for row in rows[1:]), "the later ones wait their turn"
+    _sightings_while_down(server, destination_id, "connection failed")
     receiver.start()
     rows = _wait_rows(server, destination_id, _all_delivered, timeout=60)
     received = receiver.wait_for(SIGHTINGS, timeout=5)
@@ -136,11 +141,7 @@ def test_mosquitto_stopped_and_restarted(server: ApiProcess, broker: PrivateMosq
         server, {"kind": "mqtt", "url": broker.url, "topic": "outage/{camera_id}"}
     )
     broker.stop()
-    _sightings(server, SIGHTINGS)
-    time.sleep(3)
-    rows = _rows(server, destination_id)
-    assert [row["status"] for row in rows] == ["pending"] * SIGHTINGS
-    assert rows[0]["attempts"] >= 2 and "broker" in rows[0]["last_error"]
+    _sightings_while_down(server, destination_id, "could not connect to the broker")
     broker.start()  # same port, same persistence: the subscriber's session comes back
     rows = _wait_rows(server, destination_id, _all_delivered, timeout=60)
     received = subscriber.wait_for(SIGHTINGS, timeout=20)
