@@ -29,7 +29,7 @@ from api.db.events import NewEvent, add_events
 from api.db.migrations import upgrade_schema
 from api.db.schema import alert_deliveries
 from tests.alerts.receivers import WebhookReceiver
-from tests.databases import sqlite_url
+from tests.databases import DATABASE_KINDS, scratch_database_url
 from tests.live_api import free_port
 
 KEY = Fernet.generate_key().decode()
@@ -49,12 +49,13 @@ def settings(**changes: object) -> DispatchSettings:
     return DispatchSettings(**{**values, **changes})
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_db_engine(sqlite_url(tmp_path))
-    upgrade_schema(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture(params=DATABASE_KINDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    with scratch_database_url(request.param, tmp_path) as url:
+        engine = create_db_engine(url)
+        upgrade_schema(engine)
+        yield engine
+        engine.dispose()
 
 
 def _destination(engine: Engine, url: str) -> str:

@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -23,9 +24,9 @@ from api.db.schema import alert_deliveries, alert_destinations
 from tests.alerts.conftest import start_alerts_api
 from tests.alerts.receivers import PrivateMosquitto, Subscriber, WebhookReceiver
 from tests.api.client import call, recognize
-from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
+from tests.api.conftest import ADMIN_TOKEN, BACKENDS, RECOGNIZE_TOKEN
 from tests.api.images import face_jpeg
-from tests.databases import sqlite_url
+from tests.databases import mariadb_database, sqlite_url
 from tests.live_api import ApiProcess, parent_pid
 from tests.shared_data import REPO_ROOT
 
@@ -33,12 +34,20 @@ SIGHTINGS = 8
 ARTIFACT = REPO_ROOT / "tests" / "artifacts" / "alerts" / "outages.json"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    folder = tmp_path_factory.mktemp("alerts-outages")
-    api = start_alerts_api(folder, sqlite_url(folder))
-    yield api
-    api.stop()
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    folder = tmp_path_factory.mktemp(f"alerts-outages-{request.param}")
+    with ExitStack() as stack:
+        url = (
+            sqlite_url(folder)
+            if request.param == "sqlite"
+            else stack.enter_context(mariadb_database())
+        )
+        api = start_alerts_api(folder, url)
+        stack.callback(api.stop)
+        yield api
 
 
 def _strangers_to(server: ApiProcess, destination: dict[str, Any]) -> str:
@@ -84,7 +93,9 @@ def _wait_rows(server: ApiProcess, destination_id: str, done, timeout: float) ->
     return rows
 
 
-def _account(name: str, rows: list[dict], received: list[str]) -> dict[str, int]:
+def _account(
+    server: ApiProcess, name: str, rows: list[dict], received: list[str]
+) -> dict[str, int]:
     """Counts, and the at-least-once checks: every fired alert received, nothing received
     that was not fired, and the alerts of the destination first arrived in their order."""
     fired = [row["alert_id"] for row in rows]
@@ -101,7 +112,8 @@ def _account(name: str, rows: list[dict], received: list[str]) -> dict[str, int]
     assert first_arrivals == fired, "alerts of one destination arrive in order"
     assert counts["lost"] == 0 and counts["delivered"] == counts["fired"] == SIGHTINGS, counts
     results = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    results[name] = counts
+    backend = "sqlite" if server.env["DATABASE_URL"].startswith("sqlite") else "mariadb"
+    results[f"{name} ({backend})"] = counts
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.write_text(json.dumps(results, indent=2) + "\n")
     print(name, counts)
@@ -132,7 +144,7 @@ def test_webhook_receiver_down_for_a_while(server: ApiProcess, receiver: Webhook
     rows = _wait_rows(server, destination_id, _all_delivered, timeout=60)
     received = receiver.wait_for(SIGHTINGS, timeout=5)
     assert all(item.signed_by("s" * 32) for item in received)
-    _account("webhook receiver down", rows, [item.alert_id for item in received])
+    _account(server, "webhook receiver down", rows, [item.alert_id for item in received])
 
 
 def test_mosquitto_stopped_and_restarted(server: ApiProcess, broker: PrivateMosquitto) -> None:
@@ -146,7 +158,7 @@ def test_mosquitto_stopped_and_restarted(server: ApiProcess, broker: PrivateMosq
     rows = _wait_rows(server, destination_id, _all_delivered, timeout=60)
     received = subscriber.wait_for(SIGHTINGS, timeout=20)
     subscriber.stop()
-    _account("mosquitto stopped and restarted", rows, received)
+    _account(server, "mosquitto stopped and restarted", rows, received)
 
 
 def test_dispatching_worker_killed_mid_delivery(
@@ -178,5 +190,7 @@ def test_dispatching_worker_killed_mid_delivery(
     receiver.delay = 0.0
     rows = _wait_rows(server, destination_id, _all_delivered, timeout=90)
     received = receiver.wait_for(SIGHTINGS, timeout=5)
-    counts = _account("dispatching worker killed", rows, [item.alert_id for item in received])
+    counts = _account(
+        server, "dispatching worker killed", rows, [item.alert_id for item in received]
+    )
     assert counts["duplicates"] <= 1, "only the alert in flight may arrive twice"
