@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import threading
 
 import requests
@@ -23,6 +24,10 @@ ALERT_ID_HEADER = "X-Facerec-Alert-Id"
 USER_AGENT = "facerec-alerts/1"
 
 _sessions = threading.local()  # one keep-alive pool per sending thread
+
+# urllib3 logs every request line at DEBUG, and a webhook's path or query is often its
+# credential (https://hooks.example/services/T0/B0/<token>): never below INFO.
+logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger("urllib3").level))
 
 
 def sign(secret: str, body: bytes) -> str:

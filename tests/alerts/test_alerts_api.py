@@ -25,12 +25,14 @@ from tests.shared_data import ident20_people
 SECRET = "a-webhook-secret-of-some-length"
 MQTT_PASSWORD_UNUSED = "mqtt-password-never-shown"
 KNOWN = ("adrien_brody", "britney_spears")
+PATH_TOKEN = "T0-path-token-is-a-credential"  # as in https://hooks.example/services/<token>
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     folder = tmp_path_factory.mktemp("alerts-api")
-    api = start_alerts_api(folder, sqlite_url(folder))
+    # DEBUG: the log scans below see everything the service and its libraries write.
+    api = start_alerts_api(folder, sqlite_url(folder), LOG_LEVEL="DEBUG")
     people = ident20_people()
     for person_id in KNOWN:
         assert create_person(api.url, person_id, api_key=ADMIN_TOKEN).status_code == 201
@@ -70,6 +72,7 @@ def test_only_admin_keys_manage_alerts(server: ApiProcess) -> None:
         ("GET", "/destinations"),
         ("POST", "/destinations"),
         ("DELETE", "/destinations/x"),
+        ("POST", "/destinations/x/test"),
         ("GET", "/rules"),
         ("POST", "/rules"),
         ("GET", "/deliveries"),
@@ -165,7 +168,12 @@ def test_sightings_fire_the_right_rules_through_webhook_and_mqtt(
             server,
             "POST",
             "/destinations",
-            json={"kind": "webhook", "url": receiver.url, "secret": SECRET, "name": "hook"},
+            json={
+                "kind": "webhook",
+                "url": f"{receiver.url}/{PATH_TOKEN}",
+                "secret": SECRET,
+                "name": "hook",
+            },
         )
     )
     mqtt = created(
@@ -250,6 +258,8 @@ def test_sightings_fire_the_right_rules_through_webhook_and_mqtt(
             == 204
         )
     assert admin(server, "GET", "/rules").json()["total"] == 0, "rules go with their destination"
+    log = (Path(server.env["MODEL_DIR"]).parent / "gunicorn.log").read_text()
+    assert PATH_TOKEN not in log and SECRET not in log
 
 
 def test_send_test_reports_what_happened(server: ApiProcess, receiver: WebhookReceiver) -> None:
