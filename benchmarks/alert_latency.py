@@ -2,7 +2,8 @@
 
 Starts a real gunicorn (2 workers x 2 threads, SQLite) with two rules firing on every
 sighting (no cooldown): one to a local webhook receiver, one to the Mosquitto broker at
-`--mqtt` (the machine's, 127.0.0.1:1883 by default) on a topic of its own. Clients then
+`--mqtt` (the machine's, 127.0.0.1:1883 by default; where none answers there, one of its
+own on a free port) on a topic of its own. Clients then
 send POST /api/v1/recognize with a one-face LFW crop and a camera id of its own at a fixed
 rate (open loop: 20 sightings/s by default, each request sent at its planned time whether
 or not earlier ones have answered) for `--seconds`. Latencies are measured from the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -29,7 +31,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from benchmarks.common import SHARED, load_average, markdown_table, write_result
-from tests.alerts.receivers import Subscriber, WebhookReceiver
+from tests.alerts.receivers import PrivateMosquitto, Subscriber, WebhookReceiver
 from tests.api.client import call
 from tests.live_api import ApiProcess
 
@@ -90,6 +92,17 @@ def send_sightings(
     return times
 
 
+def broker_url(wanted: str, folder: Path) -> tuple[str, PrivateMosquitto | None]:
+    """`wanted` if a broker answers there, else a private Mosquitto's URL (and the broker)."""
+    parts = urlsplit(wanted)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 1883), timeout=2).close()
+        return wanted, None
+    except OSError:
+        broker = PrivateMosquitto(folder / "mosquitto").start()
+        return broker.url, broker
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
@@ -109,14 +122,15 @@ def main() -> None:
         SHARED / "data" / "lfw-ident20" / "Nicole_Kidman" / "Nicole_Kidman_0001.jpg"
     ).read_bytes()
     topic = f"facerec-bench-{secrets.token_hex(4)}"
-    broker = urlsplit(args.mqtt)
-    receiver = WebhookReceiver().start()
-    subscriber = Subscriber(broker.port or 1883, f"{topic}/#", client_id=topic).start(clean=True)
     with tempfile.TemporaryDirectory() as tmp:
+        mqtt_url, own_broker = broker_url(args.mqtt, Path(tmp))
+        receiver = WebhookReceiver().start()
+        subscriber = Subscriber(urlsplit(mqtt_url).port or 1883, f"{topic}/#", client_id=topic)
+        subscriber.start(clean=True)
         server = start_server(Path(tmp))
         try:
             add_rule(server, {"kind": "webhook", "url": receiver.url, "secret": "b" * 32})
-            add_rule(server, {"kind": "mqtt", "url": args.mqtt, "topic": topic + "/{camera_id}"})
+            add_rule(server, {"kind": "mqtt", "url": mqtt_url, "topic": topic + "/{camera_id}"})
             for _ in range(4):  # warm-up: every worker's models and connections
                 call(
                     "POST", f"{server.url}/api/v1/recognize", files={"image": image}
@@ -132,6 +146,8 @@ def main() -> None:
             server.stop()
             receiver.stop()
             subscriber.stop()
+            if own_broker is not None:
+                own_broker.stop()
     webhook = {item.json()["event"]["camera_id"]: item.at for item in hooks}
     mqtt = {topic_name.rsplit("/", 1)[1]: at for topic_name, _, _, at in subscriber.messages}
     rows = []
@@ -173,6 +189,7 @@ def main() -> None:
         "alert_latency",
         {
             "configuration": {"workers": WORKERS, "threads": THREADS, "clients": CLIENTS},
+            "broker": "the machine's" if own_broker is None else "private, started by the run",
             "rate_planned": args.rate,
             "rate_achieved": round(total / sending, 2),
             "sightings": total,
