@@ -7,6 +7,9 @@
 - `dispatcher`: a thread in every API worker that claims a destination (a lease in the
   database), sends its pending alerts in order and records the outcome: at-least-once
   delivery that survives the death of any worker or pod;
-- `webhook`, `mqtt`: the two kinds of destination; `addresses`: URL checks and the SSRF
-  guard; `secrets`: destination secrets encrypted at rest.
+- `queue`: the dispatcher's database side (leases, outcomes, backoff); `store`: what the
+  API lists and manages;
+- `webhook`, `mqtt`: the two kinds of destination (`delivery`: what they share);
+  `addresses`: URL checks and the SSRF guard; `secrets`: destination secrets encrypted at
+  rest.
 """

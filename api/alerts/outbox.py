@@ -22,6 +22,7 @@ from api.db import events as events_db
 from api.db.engine import utcnow
 from api.db.schema import alert_cooldowns, alert_deliveries, alert_rules
 from api.routes.events import event_json
+from api.routes.inputs import iso
 
 PENDING = "pending"
 
@@ -49,7 +50,15 @@ def enqueue_alerts(conn: Connection, event_ids: list[int]) -> int:
 def alert_body(alert_id: str, rule_id: str | None, event: dict[str, Any] | None) -> str:
     """The JSON every destination receives (webhook body, MQTT payload)."""
     body = {"alert_id": alert_id, "rule_id": rule_id, "event": event}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_value)
+
+
+def _json_value(value: object) -> str:
+    """A time the event's JSON left as a datetime, written as the API writes times (a
+    field added to sightings later must not fail the transaction that stores one)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _delivery(rule: Rule, event: dict[str, Any], now: datetime) -> dict[str, Any]:
