@@ -1,9 +1,9 @@
 """The dispatcher: a thread in every API worker that delivers the outbox.
 
 It wakes every ALERT_POLL_SECONDS, or at once when this process wrote an alert, finds the
-destinations with alerts due and no live lease, and drains each one it can claim on a
-small pool of sender threads (one destination per thread, so a slow webhook does not
-hold up an MQTT broker). Draining sends the destination's alerts oldest first and records
+destinations with alerts due and no live lease, and drains each one it can claim in a
+sender thread of its own (at most ALERT_DISPATCH_THREADS at once, so a slow webhook does
+not hold up an MQTT broker). Draining sends the destination's alerts oldest first and records
 each outcome; a failed send is retried with exponential backoff and jitter until
 ALERT_MAX_ATTEMPTS, then marked failed. See `api.alerts.queue` for the lease.
 
@@ -17,7 +17,6 @@ import atexit
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,14 +72,12 @@ class Dispatcher:
         self._busy: set[str] = set()  # destinations a sender thread of ours is draining
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         """Start polling once per process (idempotent)."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="alert-send")
             self._thread = threading.Thread(
                 target=self._poll_forever, daemon=True, name="alert-dispatcher"
             )
@@ -153,10 +150,13 @@ class Dispatcher:
             due = queue.due_destinations(conn, utcnow())
         for destination_id in due:
             with self._lock:
-                if destination_id in self._busy or self._pool is None:
+                if destination_id in self._busy or len(self._busy) >= self.settings.threads:
                     continue
                 self._busy.add(destination_id)
-            self._pool.submit(self._drain_safely, destination_id)
+            # Daemon threads, not a pool's: an exiting worker must not wait for a backlog.
+            threading.Thread(
+                target=self._drain_safely, args=(destination_id,), daemon=True, name="alert-send"
+            ).start()
         return bool(due)
 
     def _drain_safely(self, destination_id: str) -> None:
