@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -176,6 +177,17 @@ def test_dispatching_worker_killed_mid_delivery(
     while not receiver.received and time.monotonic() < deadline:
         time.sleep(0.02)
     assert receiver.received, "nothing was sent"
+    os.kill(_lease_owner_pid(server, destination_id), signal.SIGKILL)
+    receiver.delay = 0.0
+    rows = _wait_rows(server, destination_id, _all_delivered, timeout=90)
+    received = receiver.wait_for(SIGHTINGS, timeout=5)
+    counts = _account(
+        server, "dispatching worker killed", rows, [item.alert_id for item in received]
+    )
+    assert counts["duplicates"] <= 1, "only the alert in flight may arrive twice"
+
+
+def _lease_owner_pid(server: ApiProcess, destination_id: str) -> int:
     engine = create_engine(server.env["DATABASE_URL"])
     with engine.connect() as conn:
         owner = conn.execute(
@@ -184,13 +196,30 @@ def test_dispatching_worker_killed_mid_delivery(
             )
         ).scalar()
     engine.dispose()
-    victim = int(owner.rsplit(":", 1)[1])
-    assert parent_pid(victim) == server.process.pid, "the lease owner is one of its workers"
-    os.kill(victim, signal.SIGKILL)
-    receiver.delay = 0.0
-    rows = _wait_rows(server, destination_id, _all_delivered, timeout=90)
-    received = receiver.wait_for(SIGHTINGS, timeout=5)
-    counts = _account(
-        server, "dispatching worker killed", rows, [item.alert_id for item in received]
-    )
-    assert counts["duplicates"] <= 1, "only the alert in flight may arrive twice"
+    pid = int(owner.rsplit(":", 1)[1])
+    assert parent_pid(pid) == server.process.pid, "the lease owner is one of its workers"
+    return pid
+
+
+def test_worker_stopped_gracefully_hands_its_leases_back(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """SIGTERM (a rolling update) to the sending worker: it gives its lease back as it
+    exits, so another worker carries on at once instead of after the (here 2-minute) lease."""
+    server = start_alerts_api(tmp_path, sqlite_url(tmp_path), ALERT_LEASE_SECONDS="120")
+    try:
+        receiver.delay = 1.0
+        destination_id = _strangers_to(
+            server, {"kind": "webhook", "url": receiver.url, "secret": "t" * 32}
+        )
+        _sightings(server, SIGHTINGS)
+        deadline = time.monotonic() + 20
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(_lease_owner_pid(server, destination_id), signal.SIGTERM)
+        receiver.delay = 0.0
+        rows = _wait_rows(server, destination_id, _all_delivered, timeout=45)
+        received = receiver.wait_for(SIGHTINGS, timeout=5)
+        _account(server, "sending worker stopped (SIGTERM)", rows, [i.alert_id for i in received])
+    finally:
+        server.stop()
