@@ -4,9 +4,7 @@ an address the SSRF guard refuses fails at once; backoff grows with jitter."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -24,12 +22,10 @@ from api.alerts.outbox import enqueue_alerts
 from api.alerts.queue import backoff_seconds
 from api.alerts.rules import rule_columns
 from api.alerts.secrets import SecretBox, SecretsUnavailableError
-from api.db.engine import create_db_engine, utcnow
+from api.db.engine import utcnow
 from api.db.events import NewEvent, add_events
-from api.db.migrations import upgrade_schema
 from api.db.schema import alert_deliveries
 from tests.alerts.receivers import WebhookReceiver
-from tests.databases import DATABASE_KINDS, scratch_database_url
 from tests.live_api import free_port
 
 KEY = Fernet.generate_key().decode()
@@ -47,15 +43,6 @@ def settings(**changes: object) -> DispatchSettings:
         "threads": 1,
     }
     return DispatchSettings(**{**values, **changes})
-
-
-@pytest.fixture(params=DATABASE_KINDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with scratch_database_url(request.param, tmp_path) as url:
-        engine = create_db_engine(url)
-        upgrade_schema(engine)
-        yield engine
-        engine.dispose()
 
 
 def _destination(engine: Engine, url: str) -> str:

@@ -173,10 +173,7 @@ def test_dispatching_worker_killed_mid_delivery(
         server, {"kind": "webhook", "url": receiver.url, "secret": "k" * 32}
     )
     _sightings(server, SIGHTINGS)
-    deadline = time.monotonic() + 20
-    while not receiver.received and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert receiver.received, "nothing was sent"
+    _first_send_in_flight(receiver)
     os.kill(_lease_owner_pid(server, destination_id), signal.SIGKILL)
     receiver.delay = 0.0
     rows = _wait_rows(server, destination_id, _all_delivered, timeout=90)
@@ -185,6 +182,13 @@ def test_dispatching_worker_killed_mid_delivery(
         server, "dispatching worker killed", rows, [item.alert_id for item in received]
     )
     assert counts["duplicates"] <= 1, "only the alert in flight may arrive twice"
+
+
+def _first_send_in_flight(receiver: WebhookReceiver) -> None:
+    deadline = time.monotonic() + 20
+    while not receiver.received and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert receiver.received, "nothing was sent"
 
 
 def _lease_owner_pid(server: ApiProcess, destination_id: str) -> int:
@@ -213,9 +217,7 @@ def test_worker_stopped_gracefully_hands_its_leases_back(
             server, {"kind": "webhook", "url": receiver.url, "secret": "t" * 32}
         )
         _sightings(server, SIGHTINGS)
-        deadline = time.monotonic() + 20
-        while not receiver.received and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _first_send_in_flight(receiver)
         os.kill(_lease_owner_pid(server, destination_id), signal.SIGTERM)
         receiver.delay = 0.0
         rows = _wait_rows(server, destination_id, _all_delivered, timeout=45)

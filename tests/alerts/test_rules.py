@@ -4,9 +4,7 @@ cooldown holds in the database, on SQLite and MariaDB, however many workers see 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +13,8 @@ from sqlalchemy import Engine, func, select
 from api.alerts import store
 from api.alerts.outbox import enqueue_alerts
 from api.alerts.rules import rule_columns, rule_from_row
-from api.db.engine import create_db_engine
 from api.db.events import NewEvent, add_events
-from api.db.migrations import upgrade_schema
 from api.db.schema import alert_deliveries
-from tests.databases import DATABASE_KINDS, scratch_database_url
 
 # A Monday, 12:00 UTC.
 NOON_MONDAY = datetime(2026, 11, 30, 12, 0)
@@ -112,15 +107,6 @@ def test_bad_rules_are_refused_with_the_reason(body: dict, message: str) -> None
 
 
 # ---- the cooldown, in the database --------------------------------------------------
-
-
-@pytest.fixture(params=DATABASE_KINDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with scratch_database_url(request.param, tmp_path) as url:
-        engine = create_db_engine(url)
-        upgrade_schema(engine)
-        yield engine
-        engine.dispose()
 
 
 def _destination_and_rule(engine: Engine, **body: Any) -> str:
