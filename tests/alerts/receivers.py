@@ -121,6 +121,9 @@ class PrivateMosquitto:
         if not Path(binary).exists():
             pytest.skip("mosquitto is absent: apt-get install mosquitto")
         self.folder.mkdir(parents=True, exist_ok=True)
+        # Started as root, mosquitto drops to its own user: it must still write its
+        # sessions here, or a restart forgets the subscriber's (and what was queued for it).
+        self.folder.chmod(0o777)
         config = self.folder / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
