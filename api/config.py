@@ -43,7 +43,7 @@ class Settings:
     training_threads: int = 2
     # Alerts (api/alerts); the secrets key is never printed with the settings.
     alert_secrets_key: str | None = field(default=None, repr=False)
-    alert_max_attempts: int = 10
+    alert_max_attempts: int = 20
     alert_lease_seconds: float = 30.0
     alert_poll_seconds: float = 1.0
     alert_timeout_seconds: float = 5.0
