@@ -19,6 +19,7 @@ from api.logs import configure_logging
 from api.memory import return_large_buffers
 from api.routes import (
     activity,
+    alerts,
     compat,
     events,
     health,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.ensure_schema()
     svc.training.start()
     svc.retention.start()
+    svc.alerts.start()
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         activity.ns,
         keys.ns,
         compat.ns,
+        alerts.ns,
     ):
         api.add_namespace(namespace)
     app.register_blueprint(health.bp)

@@ -47,6 +47,16 @@ class Settings:
     unknown_face_retention_days: float = 7.0
     purge_interval_seconds: float = 3600.0
     purge_batch_size: int = 1000
+    # Alerts (api/alerts); the secrets key is never printed with the settings.
+    alert_secrets_key: str | None = field(default=None, repr=False)
+    alert_max_attempts: int = 20
+    alert_lease_seconds: float = 30.0
+    alert_poll_seconds: float = 1.0
+    alert_timeout_seconds: float = 5.0
+    alert_backoff_base_seconds: float = 2.0
+    alert_backoff_max_seconds: float = 300.0
+    alert_allow_private_destinations: bool = False
+    alert_dispatch_threads: int = 4
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

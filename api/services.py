@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from api.alerts.dispatcher import Dispatcher, dispatcher_for
 from api.auth import Authenticator, parse_env_keys
 from api.config import Settings
 from api.db.gallery import current_version, load_delta, load_snapshot
@@ -47,6 +48,7 @@ class Services:
     authenticator: Authenticator
     training: TrainingWorker = field(init=False)  # built from the rest by load_services
     retention: RetentionWorker = field(init=False)
+    alerts: Dispatcher = field(init=False)
     schema_ready: bool = False
 
     def ensure_schema(self) -> bool:
@@ -138,6 +140,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         interval_seconds=settings.purge_interval_seconds,
         batch_size=settings.purge_batch_size,
     )
+    svc.alerts = dispatcher_for(settings, engine)
     return svc
 
 

@@ -226,6 +226,17 @@ def _data_lifecycle(data: Result) -> list[Headline]:
     return headlines
 
 
+def _alerts(data: Result) -> list[Headline]:
+    return [
+        (
+            f"Alert latency, sighting stored → {row['destination']} received "
+            f"(planned {data['rate_planned']:g}/s, achieved {data['rate_achieved']:g}/s)",
+            f"p50 {row['from_stored']['p50_ms']} ms, p95 {row['from_stored']['p95_ms']} ms",
+        )
+        for row in data["destinations"]
+    ]
+
+
 def _declared(data: Result) -> list[Headline]:
     return [(str(h["what"]), str(h["value"])) for h in data.get("headlines", [])]
 
@@ -313,6 +324,17 @@ SECTIONS: dict[str, Section] = {
         "the purge holds any row lock, the insert latency what a recognition waits "
         "(benchmarks/data_lifecycle.py).",
         _data_lifecycle,
+    ),
+    "alert_latency": Section(
+        "Alerts: sighting to webhook and to MQTT message",
+        "POST /api/v1/recognize at a planned rate (open loop) through gunicorn (2 workers), "
+        "two rules firing on every sighting: a local webhook receiver and the machine's "
+        "Mosquitto. From the request sent (recognition included) and from its answer (the "
+        "sighting and its alerts stored: the outbox, the dispatcher and the send alone) to "
+        "the message received. The achieved rate and the load average say how much of the "
+        "machine the run had: the recognition, not the alert path, is what limits the rate "
+        "(benchmarks/alert_latency.py).",
+        _alerts,
     ),
 }
 

@@ -41,6 +41,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("training_benchmark", ("--quick",), slow=True),
     Benchmark("gallery_benchmark", ("--quick",), slow=True, args=("--mariadb",)),
     Benchmark("data_lifecycle", ("--quick",), slow=True),
+    Benchmark("alert_latency", ("--seconds", "5")),
 )
 
 

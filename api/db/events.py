@@ -33,31 +33,28 @@ class EventFilter:
     unknown_only: bool = False
 
 
-def add_events(conn: Connection, events: list[NewEvent]) -> int:
-    if not events:
-        return 0
+def add_events(conn: Connection, events: list[NewEvent]) -> list[int]:
+    """Store the sightings; returns their new event ids, in order."""
     received_at = utcnow()
-    conn.execute(
-        insert(recognition_events),
-        [
-            {
-                "captured_at": event.captured_at,
-                "received_at": received_at,
-                "camera_id": event.camera_id,
-                "location": event.location,
-                "person_id": event.person_id,
-                "confidence": event.confidence,
-                "similarity": event.similarity,
-                "box_left": event.box[0],
-                "box_top": event.box[1],
-                "box_right": event.box[2],
-                "box_bottom": event.box[3],
-                "model_version": event.model_version,
-            }
-            for event in events
-        ],
-    )
-    return len(events)
+    return [
+        conn.execute(
+            insert(recognition_events).values(
+                captured_at=event.captured_at,
+                received_at=received_at,
+                camera_id=event.camera_id,
+                location=event.location,
+                person_id=event.person_id,
+                confidence=event.confidence,
+                similarity=event.similarity,
+                box_left=event.box[0],
+                box_top=event.box[1],
+                box_right=event.box[2],
+                box_bottom=event.box[3],
+                model_version=event.model_version,
+            )
+        ).inserted_primary_key[0]
+        for event in events
+    ]
 
 
 def _conditions(where: EventFilter) -> Any:
@@ -114,6 +111,16 @@ def query_events(
         .limit(limit)
     ).all()
     return [_event_dict(row) for row in rows], total
+
+
+def events_by_id(conn: Connection, event_ids: list[int]) -> list[dict[str, Any]]:
+    """The sightings `event_ids`, oldest id first."""
+    rows = conn.execute(
+        select(recognition_events)
+        .where(recognition_events.c.event_id.in_(event_ids))
+        .order_by(recognition_events.c.event_id)
+    ).all()
+    return [_event_dict(row) for row in rows]
 
 
 def seen_people(conn: Connection) -> list[str]:

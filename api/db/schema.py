@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -188,6 +189,111 @@ leases = Table(
     Column("name", String(64), primary_key=True),
     Column("owner", String(128), nullable=False),
     Column("expires_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+
+# Alerts (api/alerts). A destination's secret (webhook HMAC key, MQTT password) is stored
+# only as Fernet ciphertext under ALERT_SECRETS_KEY. `lease_owner`/`lease_expires_at` are
+# the dispatcher's claim on the destination: one sender at a time, so its alerts leave in
+# order; a dead sender's lease expires and another worker resumes.
+alert_destinations = Table(
+    "alert_destinations",
+    metadata,
+    Column("destination_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("topic", String(512), nullable=True),
+    Column("last_seen_topic", String(512), nullable=True),
+    Column("username", String(255), nullable=True),
+    Column("secret_ciphertext", Text, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires_at", Timestamp, nullable=True),
+    **_TABLE_OPTIONS,
+)
+
+# Lists (person_ids, camera_ids, days) are JSON text: NULL means "any".
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("rule_id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column(
+        "destination_id",
+        String(32),
+        ForeignKey("alert_destinations.destination_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("person_ids", Text, nullable=True),
+    Column("unknown", Boolean, nullable=False),
+    Column("camera_ids", Text, nullable=True),
+    Column("days", String(32), nullable=True),
+    Column("start_time", String(5), nullable=True),
+    Column("end_time", String(5), nullable=True),
+    Column("timezone", String(64), nullable=False),
+    Column("min_confidence", Float, nullable=True),
+    Column("min_quality", Float, nullable=True),
+    Column("cooldown_seconds", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+# When a rule last fired for a subject (a person_id, or "unknown:<group>") at a camera.
+# Written in the sighting's transaction with a conditional UPDATE, so two workers seeing
+# the same person at once fire one alert.
+alert_cooldowns = Table(
+    "alert_cooldowns",
+    metadata,
+    Column(
+        "rule_id",
+        String(32),
+        ForeignKey("alert_rules.rule_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("subject", String(160), primary_key=True),
+    Column("camera_id", String(128), primary_key=True),
+    Column("last_fired_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+# The outbox: one row per alert and destination, inserted in the transaction that stores
+# the sighting (so an alert exists exactly when its sighting does) and removed with it by
+# the retention purge. `payload` is the JSON body, fixed at insert so every retry sends
+# the same bytes under the same `alert_id`. No foreign key to the rule: a delivery's
+# history outlives the rule that caused it.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("delivery_id", EventId, primary_key=True, autoincrement=True),
+    Column("alert_id", String(32), nullable=False, unique=True),
+    Column("rule_id", String(32), nullable=False),
+    Column(
+        "destination_id",
+        String(32),
+        ForeignKey("alert_destinations.destination_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "event_id",
+        EventId,
+        ForeignKey("recognition_events.event_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("camera_id", String(128), nullable=False),
+    Column("person_id", String(128), nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Timestamp, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("delivered_at", Timestamp, nullable=True),
+    Index("ix_alert_deliveries_queue", "destination_id", "status", "delivery_id"),
+    Index("ix_alert_deliveries_status", "status", "delivery_id"),
     **_TABLE_OPTIONS,
 )
 

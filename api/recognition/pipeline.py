@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from api.alerts.outbox import enqueue_alerts
 from api.db.engine import utcnow
 from api.db.events import NewEvent, add_events
 from api.db.people import names_of
@@ -94,7 +95,9 @@ def recognize_image(
             for face in faces
         ]
         with services.engine.begin() as conn:
-            stored = add_events(conn, events)
+            event_ids = add_events(conn, events)
+            enqueue_alerts(conn, event_ids)  # the alerts' outbox, in the sighting's transaction
+        stored = len(event_ids)
     return {
         "model_version": version,
         "threshold": round(limit, 4),

@@ -1,6 +1,7 @@
 // The page's entry: signing in, moving between views by the URL's #hash, and the poller
 // that keeps the open view current without reloading.
 
+import * as alerts from "./alerts.js";
 import { call, forgetKey, hasKey, setKey } from "./api.js";
 import { loadDirectory } from "./directory.js";
 import * as history from "./history.js";
@@ -8,7 +9,7 @@ import * as live from "./live.js";
 import * as model from "./model.js";
 import * as people from "./people.js";
 
-const VIEWS = { people, live, history, model };
+const VIEWS = { people, live, history, model, alerts };
 const POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
 let current = null; // the view module shown
