@@ -6,8 +6,9 @@ How the manifests are adapted for podman, and why: tests/deploy/podman_cluster.p
 
 Needs root and podman (kubernetes-deployment-azure/scripts/prepare-podman-host.sh);
 skipped with that reason elsewhere (a failure under CI=true). A fresh machine spends most
-of its time building the image's model stage; reruns reuse podman's layer cache. Measurements (image size, cold
-start, memory per worker) go to tests/artifacts/deploy-measurements.json.
+of its time building the image's model stage; reruns reuse podman's layer cache.
+Measurements (image size, cold start, memory per worker) go to
+tests/artifacts/deploy-measurements.json.
 """
 
 from __future__ import annotations
