@@ -62,7 +62,7 @@ def test_the_declarations_are_the_intended_ones(app: Flask) -> None:
             assert access.scope == PUBLIC, where
             continue
         assert access.scope != PUBLIC, where
-        if rule.startswith("/api/v1/keys") or (
+        if rule.startswith(("/api/v1/keys", "/api/v1/alerts")) or (
             method in {"POST", "PUT", "PATCH", "DELETE"}
             and rule.startswith(("/api/v1/people", "/api/v1/training", "/dataset", "/model"))
         ):
