@@ -123,7 +123,7 @@ def evaluate(
     }
 
 
-def _label(row: dict[str, Any]) -> str:
+def label(row: dict[str, Any]) -> str:
     """The embedder's name, with its precision when that is not the float32 default."""
     precision = row.get("precision", "fp32")
     return row["embedder"] if precision == "fp32" else f"{row['embedder']} {precision}"
@@ -134,8 +134,8 @@ def plot(rows: list[dict[str, Any]], title: str, path: Path) -> None:
         for row in rows:
             far, tar = np.array(row["roc"]["far"]), np.array(row["roc"]["tar"])
             keep = far > 0
-            label = f"{_label(row)}{' + flip' if row['flip'] else ''}"
-            axis.step(far[keep], tar[keep], where="post", label=label)
+            name = f"{label(row)}{' + flip' if row['flip'] else ''}"
+            axis.step(far[keep], tar[keep], where="post", label=name)
         smallest = 1 / rows[0]["tar_at_far"]["impostor_pairs"]
         axis.axvline(smallest, color="grey", linestyle=":", linewidth=1)
         axis.text(smallest, 0.905, " 1 impostor pair", color="grey", fontsize=8)
@@ -163,7 +163,7 @@ def markdown(rows: list[dict[str, Any]], pairs: int) -> str:
         ],
         [
             [
-                _label(r),
+                label(r),
                 "on" if r["flip"] else "off",
                 f"{r['accuracy_best_threshold']:.2%} (L2 < {r['best_threshold']:.3f})",
                 f"{r['accuracy_10fold_mean']:.2%} ± {r['accuracy_10fold_std']:.2%}",
@@ -195,8 +195,7 @@ def main() -> None:
         nargs="+",
         choices=PRECISIONS,
         default=["fp32"],
-        help="FaceNet precisions to compare (int8: models/quantize.py); written to "
-        "lfw_<view>_<precisions> unless fp32 alone",
+        help="FaceNet precisions to compare (int8: models/quantize.py)",
     )
     parser.add_argument("--max-pairs", type=int, default=0, help="balanced subset (0: all)")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
