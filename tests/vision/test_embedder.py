@@ -14,8 +14,9 @@ from models.runtime import ModelError, ModelStore
 from tests.vision.conftest import THREADS
 
 MIN_LFW_ACCURACY = 0.95
-# Cosine of an int8 embedding to its float32 one on the LFW DevTest faces, lowest and mean
-# (measured: facenet128 MIN128 / MEAN128, facenet512 MIN512 / MEAN512 over 1,549 faces).
+# Cosine of an int8 embedding to its float32 one on every 5th LFW DevTest face, lowest and
+# mean (measured: facenet128 0.970 / 0.9916, facenet512 0.997 / 0.9989 on 310 faces).
+INT8_SAMPLE_STEP = 5
 INT8_COSINE_FLOORS = {"facenet128": (0.95, 0.985), "facenet512": (0.99, 0.997)}
 
 
@@ -117,17 +118,19 @@ def int8_embedders(store: ModelStore) -> dict[str, Embedder]:
 @pytest.mark.parametrize("name", EMBEDDER_NAMES)
 def test_int8_embeddings_agree_with_float32(
     name: str,
+    embedders: dict[str, Embedder],
     int8_embedders: dict[str, Embedder],
     lfw_crops: dict[str, np.ndarray],
-    lfw_embeddings: dict[str, dict[str, np.ndarray]],
 ) -> None:
     embedder = int8_embedders[name]
     assert (embedder.name, embedder.precision, embedder.dim) == (name, "int8", int(name[7:]))
-    names = sorted(lfw_crops)
+    names = sorted(lfw_crops)[::INT8_SAMPLE_STEP]
     crops = np.stack([lfw_crops[n] for n in names])
-    vectors = np.concatenate([embedder.embed(crops[i : i + 64]) for i in range(0, len(crops), 64)])
+    vectors, reference = (
+        np.concatenate([e.embed(crops[i : i + 64]) for i in range(0, len(crops), 64)])
+        for e in (embedder, embedders[name])
+    )
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    reference = np.stack([lfw_embeddings[name][n] for n in names])
     cosines = np.sum(vectors * reference, axis=1)
     lowest, mean = INT8_COSINE_FLOORS[name]
     print(
