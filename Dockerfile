@@ -30,6 +30,9 @@ COPY models/requirements-build.txt models/requirements-build.txt
 RUN python3 -m venv /opt/build-venv \
     && /opt/build-venv/bin/pip install --no-cache-dir -r models/requirements-build.txt
 COPY models/ models/
+# The int8 FaceNets are calibrated on faces cut out by the API's own MTCNN and alignment.
+COPY api/__init__.py api/__init__.py
+COPY api/vision/ api/vision/
 # The weight archives are kept in a build cache so that a change to the models code does
 # not download them again; each is checked against its pinned sha256 either way.
 RUN --mount=type=cache,id=facerec-model-archives,target=/src/models/cache \

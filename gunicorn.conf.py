@@ -12,10 +12,18 @@
 - request header fields stay at gunicorn's 8 KiB limit (an oversized X-API-Key gets 431).
 - worker class: gthread, answering the requests gunicorn itself refuses (414, 431, 400)
   with the contract's JSON error body instead of an HTML page (api/gunicorn_worker.py).
+- metrics: every worker writes its Prometheus values to PROMETHEUS_MULTIPROC_DIR (default:
+  a fresh folder under the temp dir, /tmp being the pod's writable emptyDir), so /metrics
+  sums the whole pod (api/metrics). The folder is emptied when the server starts (a
+  previous run's counts would add to this one's) and removed when it stops; a dead
+  worker's live gauges are dropped, its counters and histograms kept (they still count).
 """
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
@@ -40,6 +48,11 @@ preload_app = False
 control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# Set before any worker imports prometheus_client (it reads the variable on import).
+METRICS_DIR_OWNED = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if METRICS_DIR_OWNED:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="facerec-metrics-")
+
 
 def on_starting(server) -> None:
     """No keys, no public address: refuse to start rather than expose biometric data."""
@@ -48,6 +61,7 @@ def on_starting(server) -> None:
     from api.db.engine import create_db_engine
     from api.db.migrations import upgrade_schema
 
+    _empty_metrics_dir()
     settings = Settings.from_env()
     engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
     hosts = [address[0] for address in server.cfg.address if isinstance(address, tuple)]
@@ -60,6 +74,26 @@ def on_starting(server) -> None:
         check_bind_allowed(hosts, connect, settings.trusted_proxies)
     finally:
         engine.dispose()
+
+
+def _empty_metrics_dir() -> None:
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker) -> None:
+    """In the master, once a worker has exited: drop its live gauges' file."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    """The folder this server made for its metrics goes with it."""
+    if METRICS_DIR_OWNED:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def worker_int(worker) -> None:

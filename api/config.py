@@ -27,12 +27,14 @@ class Settings:
     model_dir: Path = REPO_ROOT / "var" / "models"
     face_models_dir: Path | None = None
     embedder: str = "facenet128"
+    embedder_precision: str = "fp32"
     ort_intra_op_threads: int = 1
     max_request_bytes: int = 16 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     detect_max_pixels: int = 4_000_000
     max_images_per_request: int = 50
     min_face_size: int = 20
+    mtcnn_crop_max_side: int = 256
     recognize_threshold: float | None = None
     flip_augmentation: bool = False
     keep_releases: int = 5

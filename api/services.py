@@ -111,8 +111,13 @@ class Services:
 def load_services(settings: Settings, engine: Engine) -> Services:
     store = ModelStore(settings.face_models_dir)
     threads = settings.ort_intra_op_threads
-    detector = MtcnnDetector(store, min_face_size=settings.min_face_size, intra_op_threads=threads)
-    embedder = load_embedder(settings.embedder, store, intra_op_threads=threads)
+    detector = MtcnnDetector(
+        store,
+        min_face_size=settings.min_face_size,
+        intra_op_threads=threads,
+        crop_max_side=settings.mtcnn_crop_max_side,
+    )
+    embedder = load_embedder(settings.embedder, store, threads, settings.embedder_precision)
     analyzer = FaceAnalyzer(
         detector,
         embedder,

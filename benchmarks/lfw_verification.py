@@ -21,6 +21,7 @@ pairs.txt and --lfw-root at the full LFW image folder).
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from api.vision import EMBEDDER_NAMES, Embedder, MtcnnDetector, load_embedder
-from api.vision.embedder import VERIFY_THRESHOLDS, l2_normalise
+from api.vision.embedder import PRECISIONS, VERIFY_THRESHOLDS, l2_normalise
 from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
 from benchmarks.lfw import (
     Pair,
@@ -122,13 +123,19 @@ def evaluate(
     }
 
 
+def label(row: dict[str, Any]) -> str:
+    """The embedder's name, with its precision when that is not the float32 default."""
+    precision = row.get("precision", "fp32")
+    return row["embedder"] if precision == "fp32" else f"{row['embedder']} {precision}"
+
+
 def plot(rows: list[dict[str, Any]], title: str, path: Path) -> None:
     with chart(path, figsize=(6.5, 5), dpi=110) as axis:
         for row in rows:
             far, tar = np.array(row["roc"]["far"]), np.array(row["roc"]["tar"])
             keep = far > 0
-            label = f"{row['embedder']}{' + flip' if row['flip'] else ''}"
-            axis.step(far[keep], tar[keep], where="post", label=label)
+            name = f"{label(row)}{' + flip' if row['flip'] else ''}"
+            axis.step(far[keep], tar[keep], where="post", label=name)
         smallest = 1 / rows[0]["tar_at_far"]["impostor_pairs"]
         axis.axvline(smallest, color="grey", linestyle=":", linewidth=1)
         axis.text(smallest, 0.905, " 1 impostor pair", color="grey", fontsize=8)
@@ -156,7 +163,7 @@ def markdown(rows: list[dict[str, Any]], pairs: int) -> str:
         ],
         [
             [
-                r["embedder"],
+                label(r),
                 "on" if r["flip"] else "off",
                 f"{r['accuracy_best_threshold']:.2%} (L2 < {r['best_threshold']:.3f})",
                 f"{r['accuracy_10fold_mean']:.2%} ± {r['accuracy_10fold_std']:.2%}",
@@ -183,6 +190,13 @@ def main() -> None:
     parser.add_argument("--lfw-root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--pairs", type=Path, help="default: <lfw-root>/pairsDevTest.txt")
     parser.add_argument("--embedders", nargs="+", choices=EMBEDDER_NAMES, default=EMBEDDER_NAMES)
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=PRECISIONS,
+        default=["fp32"],
+        help="FaceNet precisions to compare (int8: models/quantize.py)",
+    )
     parser.add_argument("--max-pairs", type=int, default=0, help="balanced subset (0: all)")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     args = parser.parse_args()
@@ -201,16 +215,20 @@ def main() -> None:
     log.info("%d images, %d without a face, %.0f s", len(names), len(missed), _since(started))
     stacked = np.stack([crops[args.lfw_root / name] for name in found])
     rows = []
-    for embedder_name in args.embedders:
-        embedder = load_embedder(embedder_name, store, intra_op_threads=args.threads)
+    for embedder_name, precision in itertools.product(args.embedders, args.precisions):
+        embedder = load_embedder(embedder_name, store, args.threads, precision)
         plain, flipped = embed_plain_and_flipped(embedder, stacked)
-        log.info("%s embedded, %.0f s", embedder_name, _since(started))
+        log.info("%s %s embedded, %.0f s", embedder_name, precision, _since(started))
         for flip, vectors in ((False, plain), (True, flipped)):
             figures = evaluate(
                 pairs, dict(zip(found, vectors, strict=True)), VERIFY_THRESHOLDS[embedder_name]
             )
-            rows.append({"embedder": embedder_name, "flip": flip, **figures})
-    name = f"lfw_{view}"
+            rows.append(
+                {"embedder": embedder_name, "precision": precision, "flip": flip, **figures}
+            )
+    name = (
+        f"lfw_{view}" if args.precisions == ["fp32"] else f"lfw_{view}_{'_'.join(args.precisions)}"
+    )
     table = markdown(rows, len(pairs))
     print(table)
     write_result(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO_ROOT, RESULTS, markdown_table
+from benchmarks.lfw_verification import label
 
 README = REPO_ROOT / "README.md"
 REPORT = REPO_ROOT / "benchmarks" / "REPORT.md"
@@ -89,7 +90,7 @@ def _lfw(data: Result) -> list[Headline]:
         )
         rows.append(
             (
-                f"LFW {data['view']} verification, {row['embedder']} ({data['pairs']} pairs)",
+                f"LFW {data['view']} verification, {label(row)} ({data['pairs']} pairs)",
                 f"{row['accuracy_best_threshold']:.1%}; {row['folds']}-fold "
                 f"{row['accuracy_10fold_mean']:.1%} ± {row['accuracy_10fold_std']:.1%}; "
                 f"TAR {tar['tar']:.1%} at FAR 1e-3 ({tar['impostor_pairs']} impostor pairs)"

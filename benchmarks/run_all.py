@@ -32,11 +32,16 @@ class Benchmark:
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
-    Benchmark("lfw_verification", ("--max-pairs", "200"), slow=True),
+    Benchmark(
+        "lfw_verification", ("--max-pairs", "200"), slow=True, args=("--precisions", "fp32", "int8")
+    ),
     Benchmark("open_set_identification", ("--strangers", "100", "--ks", "1", "5"), slow=True),
     Benchmark("detector_quality", ("--repeats", "1")),
     Benchmark("throughput", ("--faces", "16", "--repeats", "1")),
     Benchmark("api_recognize", ("--requests-per-level", "16"), slow=True),
+    Benchmark(
+        "framework_client", ("--concurrent", "20", "--rounds", "1", "--single", "10"), slow=True
+    ),
     Benchmark("edge_benchmark", ("--repeats", "1", "--frames", "10")),
     Benchmark("training_benchmark", ("--quick",), slow=True),
     Benchmark("gallery_benchmark", ("--quick",), slow=True, args=("--mariadb",)),

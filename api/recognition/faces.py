@@ -70,7 +70,3 @@ class FaceAnalyzer:
         crops = np.stack([align_face(rgb, face) for face in faces])
         embeddings = self.embedder.embed(crops, flip=self.flip)
         return [AnalyzedFace(face, vector) for face, vector in zip(faces, embeddings, strict=True)]
-
-    def analyze(self, rgb: np.ndarray) -> list[AnalyzedFace]:
-        """Every face in the image, largest first, with its embedding."""
-        return self.embed_faces(rgb, self.detect(rgb))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
 from sqlalchemy import text
 
 from api.auth import PUBLIC, requires
+from api.metrics import exposition
 from api.services import EXTENSION_KEY, services
 
 bp = Blueprint("health", __name__)
@@ -50,7 +51,8 @@ def readyz():
 @bp.get("/metrics")
 @requires(PUBLIC)
 def metrics():
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    """The pod's metrics: every worker's summed (api/metrics)."""
+    return Response(exposition(), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _start_timer() -> None:

@@ -4,6 +4,10 @@ Two weight sets (models/build.py): `facenet128` (20170512-110547, MS-Celeb-1M, t
 original framework's) and `facenet512` (20180408-102900, CASIA-WebFace). Each needs its
 own input scaling (models/preprocessing.py); both outputs are L2-normalised here, so
 distances are comparable across calls and models.
+
+Each also comes as `<name>_int8` (models/quantize.py), chosen by EMBEDDER_PRECISION: the
+same weights quantised to 8 bits, whose embeddings stay within a measured cosine of the
+float32 ones, so both precisions share one gallery, release and threshold.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from models.runtime import ModelError, ModelStore
 
 INPUT_SIZE = 160
 EMBEDDER_NAMES: tuple[str, ...] = ("facenet128", "facenet512")
+PRECISIONS: tuple[str, ...] = ("int8", "fp32")
 
 # L2 distance between unit embeddings below which two faces are the same person: the
 # accuracy-maximising threshold on LFW View 1 DevTest (pairsDevTest.txt, 500 same + 500
@@ -40,8 +45,10 @@ class Embedder:
         session: ort.InferenceSession,
         preprocess: Preprocess,
         verify_threshold: float,
+        precision: str = "fp32",
     ) -> None:
         self.name = name
+        self.precision = precision
         self.verify_threshold = verify_threshold
         self._session = session
         self._preprocess = preprocess
@@ -73,9 +80,15 @@ class Embedder:
         return vectors
 
 
-def load_embedder(name: str, store: ModelStore, intra_op_threads: int | None = None) -> Embedder:
-    """The embedder `name` (one of EMBEDDER_NAMES) from the verified model store."""
+def load_embedder(
+    name: str, store: ModelStore, intra_op_threads: int | None = None, precision: str = "fp32"
+) -> Embedder:
+    """The embedder `name` (one of EMBEDDER_NAMES) at `precision` (one of PRECISIONS) from
+    the verified model store."""
     if name not in EMBEDDER_NAMES:
         raise ModelError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")
-    session = store.session(name, intra_op_threads)
-    return Embedder(name, session, PREPROCESSING[name][0], VERIFY_THRESHOLDS[name])
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    model = name if precision == "fp32" else f"{name}_{precision}"
+    session = store.session(model, intra_op_threads)
+    return Embedder(name, session, PREPROCESSING[name][0], VERIFY_THRESHOLDS[name], precision)

@@ -27,6 +27,14 @@ PNET_NMS_PER_SCALE = 0.5
 PNET_NMS = 0.7
 RNET_NMS = 0.7
 ONET_NMS = 0.7  # intersection over the smaller box: drops a box nested in another
+# An image whose longest side is at most CROP_MAX_SIDE is a face crop (the edge sends
+# crops of at most 256 px, the face box grown by 25% a side: the face spans about 2/3 of
+# the crop). There the pyramid starts at a face of CROP_FACE_FRACTION of the shorter side
+# instead of min_face_size: the small scales, most of P-Net's work on a crop, could only
+# find faces far smaller than the one the crop was cut around. Larger images (frames)
+# keep the full pyramid.
+CROP_MAX_SIDE = 256
+CROP_FACE_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -123,10 +131,13 @@ class MtcnnDetector:
         min_face_size: int = 20,
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
         intra_op_threads: int | None = None,
+        crop_max_side: int = CROP_MAX_SIDE,
     ) -> None:
+        """`crop_max_side` 0 searches every image down to min_face_size (the exact pyramid)."""
         if min_face_size < PNET_CELL:
             raise ValueError(f"min_face_size must be at least {PNET_CELL} pixels")
         self.min_face_size = min_face_size
+        self.crop_max_side = crop_max_side
         self.thresholds = thresholds
         self._pnet = store.session("mtcnn_pnet", intra_op_threads)
         self._rnet = store.session("mtcnn_rnet", intra_op_threads)
@@ -158,12 +169,25 @@ class MtcnnDetector:
         ]
         return sorted((f for f in faces if f.area > 0), key=lambda f: f.area, reverse=True)
 
+    def smallest_face(self, height: int, width: int) -> float:
+        """The smallest face searched in an image of this size: min_face_size, or on a
+        crop-sized image CROP_FACE_FRACTION of its shorter side when that is larger."""
+        if max(height, width) > self.crop_max_side:
+            return self.min_face_size
+        return max(self.min_face_size, CROP_FACE_FRACTION * min(height, width))
+
     def _scales(self, height: int, width: int) -> list[float]:
-        """Pyramid levels: the smallest face maps to P-Net's 12-pixel cell, then x0.709."""
+        """Pyramid levels: the smallest face maps to P-Net's 12-pixel cell, then x0.709.
+
+        On a crop the levels are the same ones less those below its smallest face (a face
+        of PNET_CELL / scale pixels), so the faces it does find come out as on the full
+        pyramid."""
+        smallest = self.smallest_face(height, width)
         scale = PNET_CELL / self.min_face_size
         scales = []
         while min(height, width) * scale >= PNET_CELL:
-            scales.append(scale)
+            if PNET_CELL / scale >= smallest:
+                scales.append(scale)
             scale *= PYRAMID_FACTOR
         return scales
 

@@ -1,0 +1,253 @@
+"""The original framework's client shape against this API: int8 vs fp32, per worker memory.
+
+The original `API-benchmark.py` (grequests) fires N concurrent POSTs of one image to
+`/face-recognition/get-results`, each on its own connection, and reports requests/s. This
+does the same with a thread per request (N at once, released together), on both images of
+issue 17 (a 107x150 edge crop of an LFW face and a 250x250 LFW photo, the size of the
+original's `Test_image.jpg`), against real gunicorn (2 workers x 2 threads, the shipped
+layout) with 10,000 synthetic faces in the gallery, once per EMBEDDER_PRECISION. Also:
+one client's p50/p99 latency on the crop; each worker's resident (RSS) and proportional
+(PSS: shared pages split between the workers) memory after the load; the mean time of
+each pipeline stage from /metrics (facerec_stage_seconds).
+
+The original framework's own figures (it needs TensorFlow 1.x; not runnable here) are the
+ones issue 17 recorded on this machine kind: 16.4 req/s on the crop, 15.8 on its image,
+568-730 MiB per worker. Every figure is stamped with the machine, date and load average:
+on a shared machine they are lower bounds, to be re-run on a quiet one.
+
+Run: .venv/bin/python -m benchmarks.framework_client [--concurrent 100] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import requests
+
+from api.db.engine import create_db_engine, create_schema
+from api.metrics import STAGES
+from benchmarks.common import SHARED, load_average, machine, markdown_table, write_result
+from benchmarks.gallery_benchmark import fill, synthetic_gallery
+from tests.live_api import ApiProcess, parent_pid
+
+PATH = "/face-recognition/get-results"
+GALLERY_FACES = 10_000
+ORIGINAL = {"crop": 16.4, "photo": 15.8, "rss_mib": "568-730"}  # issue 17, same machine kind
+PRECISIONS = ("int8", "fp32")
+STARTUP_SECONDS = 300  # model loading on a loaded shared machine takes minutes
+
+
+def images() -> dict[str, bytes]:
+    """The edge crop (107x150, cut around the face of an LFW photo) and the photo itself."""
+    path = SHARED / "data" / "lfw-ident20" / "Nicole_Kidman" / "Nicole_Kidman_0001.jpg"
+    photo = path.read_bytes()
+    rgb = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)
+    ok, crop = cv2.imencode(".jpg", rgb[50:200, 72:179], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return {"crop": crop.tobytes(), "photo": photo}
+
+
+def post(url: str, image: bytes) -> float:
+    """One request on a new connection, as grequests sends them; seconds."""
+    started = time.perf_counter()
+    response = requests.post(f"{url}{PATH}", files={"image": ("image.jpg", image)}, timeout=120)
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+def burst(url: str, image: bytes, concurrent: int) -> float:
+    """`concurrent` requests released at once; requests per second of the whole burst."""
+    gate = threading.Barrier(concurrent + 1)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        gate.wait()
+        try:
+            post(url, image)
+        except BaseException as error:  # reported after the burst
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(concurrent)]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {concurrent} requests failed: {errors[0]!r}")
+    return concurrent / wall
+
+
+def one_client(url: str, image: bytes, requests_count: int) -> dict[str, float]:
+    latencies = sorted(post(url, image) for _ in range(requests_count))
+    return {
+        "p50_ms": round(1000 * statistics.median(latencies), 1),
+        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, round(0.99 * len(latencies)))], 1),
+    }
+
+
+def worker_memory(server: ApiProcess) -> list[dict[str, float]]:
+    """RSS and PSS (MiB) of each worker: the master's children."""
+    assert server.process is not None
+    rows = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        pid = int(status.parent.name)
+        try:
+            if parent_pid(pid) != server.process.pid:
+                continue
+            rollup = (status.parent / "smaps_rollup").read_text(encoding="utf-8")
+        except (OSError, IndexError, ValueError):
+            continue
+        kib = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+):\s+(\d+) kB", rollup, re.M)}
+        rows.append(
+            {"rss_mib": round(kib["Rss"] / 1024, 1), "pss_mib": round(kib["Pss"] / 1024, 1)}
+        )
+    return rows
+
+
+def stage_means(url: str) -> dict[str, float]:
+    """Mean ms per stage over everything the server answered (summed over workers)."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    means = {}
+    for stage in STAGES:
+        total = re.search(rf'^facerec_stage_seconds_sum{{stage="{stage}"}} (\S+)$', text, re.M)
+        count = re.search(rf'^facerec_stage_seconds_count{{stage="{stage}"}} (\S+)$', text, re.M)
+        if total and count and float(count[1]):
+            means[stage] = round(1000 * float(total[1]) / float(count[1]), 2)
+    return means
+
+
+def measure(folder: Path, precision: str, args: argparse.Namespace) -> dict[str, Any]:
+    server = ApiProcess(
+        env={
+            "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+            "MODEL_DIR": str(folder / f"models-{precision}"),
+            "EMBEDDER_PRECISION": precision,
+        },
+        workers=2,
+        threads=2,
+        log_path=folder / f"gunicorn-{precision}.log",
+    ).start(timeout=STARTUP_SECONDS)
+    try:
+        payloads = images()
+        for image in payloads.values():  # warm-up: both workers, both images
+            burst(server.url, image, 8)
+        row: dict[str, Any] = {"precision": precision, "load_average_before": load_average()}
+        for name, image in payloads.items():
+            rates = [burst(server.url, image, args.concurrent) for _ in range(args.rounds)]
+            row[f"{name}_req_per_s"] = round(max(rates), 1)
+        row["one_client_crop"] = one_client(server.url, payloads["crop"], args.single)
+        row["workers"] = worker_memory(server)
+        row["stage_ms"] = stage_means(server.url)
+        row["load_average_after"] = load_average()
+        return row
+    finally:
+        server.stop()
+
+
+def markdown(rows: list[dict[str, Any]], stamp: dict[str, Any]) -> str:
+    table = markdown_table(
+        [
+            "",
+            "crop 107x150 (req/s)",
+            "photo 250x250 (req/s)",
+            "1 client crop p50 / p99",
+            "RSS per worker",
+            "PSS per worker",
+            "stages (ms: decode/detect/embed/match)",
+        ],
+        [
+            [
+                "original framework (issue 17)",
+                f"{ORIGINAL['crop']}",
+                f"{ORIGINAL['photo']}",
+                "",
+                f"{ORIGINAL['rss_mib']} MiB",
+                "",
+                "",
+            ]
+        ]
+        + [
+            [
+                f"this API, {r['precision']}",
+                f"{r['crop_req_per_s']} ({r['crop_req_per_s'] / ORIGINAL['crop']:.1f}x)",
+                f"{r['photo_req_per_s']} ({r['photo_req_per_s'] / ORIGINAL['photo']:.1f}x)",
+                f"{r['one_client_crop']['p50_ms']} / {r['one_client_crop']['p99_ms']} ms",
+                " / ".join(f"{w['rss_mib']:.0f}" for w in r["workers"]) + " MiB",
+                " / ".join(f"{w['pss_mib']:.0f}" for w in r["workers"]) + " MiB",
+                " / ".join(str(r["stage_ms"].get(s, "-")) for s in STAGES[:4]),
+            ]
+            for r in rows
+        ],
+    )
+    return (
+        f"{stamp['cpu']}, {stamp['cores']} cores, {stamp['date']}, load average "
+        f"{stamp['load_average']} before; each row's load is in the JSON. 2 workers x 2 "
+        f"threads, {GALLERY_FACES:,} faces in the gallery, SQLite.\n\n{table}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrent", type=int, default=100, help="requests per burst")
+    parser.add_argument("--rounds", type=int, default=2, help="bursts per image (best kept)")
+    parser.add_argument("--single", type=int, default=60, help="one-client requests")
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS))
+    args = parser.parse_args()
+    stamp = machine()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        engine = create_db_engine(f"sqlite:///{folder / 'db.sqlite3'}", 10.0)
+        create_schema(engine)
+        fill(engine, synthetic_gallery(GALLERY_FACES))
+        engine.dispose()
+        rows = [measure(folder, precision, args) for precision in args.precisions]
+    table = markdown(rows, stamp)
+    print(table)
+    write_result(
+        "framework_client",
+        {
+            "machine": stamp,
+            "original": ORIGINAL,
+            "gallery_faces": GALLERY_FACES,
+            "concurrent": args.concurrent,
+            "rounds": args.rounds,
+            "results": rows,
+            "markdown": table,
+            "headlines": headlines(rows),
+        },
+    )
+
+
+def headlines(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """README rows (benchmarks/report.py): each precision against the original."""
+    return [
+        {
+            "what": f"Original framework's client shape, {r['precision']} FaceNet: N concurrent "
+            "POSTs of one image to /face-recognition/get-results (2 workers x 2 threads)",
+            "value": f"crop {r['crop_req_per_s']} req/s "
+            f"({r['crop_req_per_s'] / ORIGINAL['crop']:.1f}x the original), "
+            f"photo {r['photo_req_per_s']} req/s "
+            f"({r['photo_req_per_s'] / ORIGINAL['photo']:.1f}x); 1 client on the crop p50 "
+            f"{r['one_client_crop']['p50_ms']} ms, p99 {r['one_client_crop']['p99_ms']} ms; "
+            "RSS per worker "
+            + " / ".join(f"{w['rss_mib']:.0f}" for w in r["workers"])
+            + f" MiB; load average {r['load_average_before']} (shared machine: re-run quiet)",
+        }
+        for r in rows
+    ]
+
+
+if __name__ == "__main__":
+    main()
