@@ -53,7 +53,11 @@ def _import(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{rows} {table}" for table, rows in counts.items())
+    """People first (what an operator checks), then every other table that held rows."""
+    order = sorted(counts, key=lambda table: (table != "people", table))
+    return ", ".join(
+        f"{counts[table]} {table}" for table in order if counts[table] or table == "people"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
