@@ -18,12 +18,14 @@ from api.errors import ContractApi, database_unavailable, register_error_handler
 from api.logs import configure_logging
 from api.routes import (
     activity,
+    cameras,
     compat,
     events,
     health,
     keys,
     people,
     recognition,
+    sightings,
     thumbnails,
     training,
     ui,
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         recognition.ns,
         training.ns,
         events.ns,
+        sightings.ns,
+        cameras.ns,
         activity.ns,
         keys.ns,
         compat.ns,

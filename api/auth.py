@@ -36,7 +36,14 @@ ADMIN, RECOGNIZE = "admin", "recognize"
 SCOPES = (ADMIN, RECOGNIZE)
 HEADER = "X-API-Key"
 TOKEN_PREFIX = "fr"  # noqa: S105 - a public marker, not a secret
-_ADMIN_PREFIXES = ("/api/v1/people", "/api/v1/training", "/api/v1/keys", "/dataset", "/model")
+_ADMIN_PREFIXES = (
+    "/api/v1/people",
+    "/api/v1/training",
+    "/api/v1/keys",
+    "/api/v1/cameras",
+    "/dataset",
+    "/model",
+)
 _PUBLIC_PATHS = (
     "/healthz",
     "/readyz",

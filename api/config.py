@@ -33,6 +33,9 @@ class Settings:
     max_images_per_request: int = 50
     min_face_size: int = 20
     recognize_threshold: float | None = None
+    # Face quality gates (api/sightings/quality.py; calibrated by benchmarks/face_quality.py).
+    min_enrol_quality: float = 0.3
+    min_match_quality: float = 0.2
     flip_augmentation: bool = False
     keep_releases: int = 5
     delete_events_with_person: bool = True

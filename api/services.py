@@ -21,6 +21,7 @@ from api.recognition.faces import FaceAnalyzer
 from api.recognition.gallery import Gallery, GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS
 from api.recognition.release import Release, ReleaseWatcher
+from api.sightings.search import SightingIndex
 from api.training import TrainingContext
 from api.training_worker import TrainingWorker
 from api.vision import MtcnnDetector, load_embedder
@@ -43,6 +44,7 @@ class Services:
     releases: ReleaseWatcher
     gallery: Gallery
     authenticator: Authenticator
+    sightings: SightingIndex
     training: TrainingWorker = field(init=False)  # built from the rest by load_services
     schema_ready: bool = False
 
@@ -117,6 +119,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         releases=ReleaseWatcher(settings.model_dir, embedder.name),
         gallery=Gallery(embedder.dim),
         authenticator=Authenticator(parse_env_keys()),
+        sightings=SightingIndex(embedder.name, embedder.dim),
     )
     svc.training = TrainingWorker(
         svc.training_context(),
