@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.db.engine import utcnow
-from api.db.schema import cameras, recognition_events
+from api.db.schema import cameras
 
 
 def get_camera(conn: Connection, camera_id: str) -> dict[str, Any] | None:
@@ -31,12 +31,3 @@ def put_camera(
         except IntegrityError:  # created by a concurrent PUT: this one wins
             conn.execute(update(cameras).where(cameras.c.camera_id == camera_id).values(**values))
     return {"camera_id": camera_id, **values}
-
-
-def known_cameras(conn: Connection) -> list[str]:
-    """Every camera with settings or with a sighting, sorted."""
-    configured = {row.camera_id for row in conn.execute(select(cameras.c.camera_id))}
-    seen = {
-        row.camera_id for row in conn.execute(select(recognition_events.c.camera_id).distinct())
-    }
-    return sorted(configured | seen)

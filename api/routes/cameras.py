@@ -1,4 +1,5 @@
-"""GET/PUT /api/v1/cameras/{camera_id}: a camera's location and naming threshold.
+"""GET/PUT /api/v1/cameras/{camera_id}: a camera's location and naming threshold
+(the list of cameras, GET /api/v1/cameras, is in api/routes/activity.py).
 
 A camera's threshold overrides the global one for the sightings it reports (a dark car
 park may need a stricter one than a well-lit door). Changing settings needs the admin
@@ -60,19 +61,6 @@ def _camera_json(camera_id: str, row: dict[str, Any] | None) -> dict[str, Any]:
         ),
         "updated_at": iso(row["updated_at"]) if row else None,
     }
-
-
-@ns.route("")
-class Cameras(Resource):
-    def get(self):
-        """Every camera with settings or sightings (a camera-bound key sees its own)."""
-        caller = current_caller()
-        with services().engine.connect() as conn:
-            names = cameras_db.known_cameras(conn)
-            if caller is not None and caller.camera_id is not None:
-                names = [caller.camera_id]
-            items = [_camera_json(name, cameras_db.get_camera(conn, name)) for name in names]
-        return {"items": items, "total": len(items)}
 
 
 @ns.route("/<string:camera_id>")
