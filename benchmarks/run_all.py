@@ -40,6 +40,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("edge_benchmark", ("--repeats", "1", "--frames", "10")),
     Benchmark("training_benchmark", ("--quick",), slow=True),
     Benchmark("gallery_benchmark", ("--quick",), slow=True, args=("--mariadb",)),
+    Benchmark("face_quality", ("--quick",), slow=True),
+    Benchmark("sighting_search", ("--quick",)),
 )
 
 
