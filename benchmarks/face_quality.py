@@ -28,6 +28,7 @@ import argparse
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,41 @@ def gallery_and_probes(
     return gallery, probes
 
 
+def cached(
+    path: Path | None, compute: Callable[[], tuple[dict[str, np.ndarray], list[Probe]]]
+) -> tuple[dict[str, np.ndarray], list[Probe]]:
+    """The gallery and probes from `path` when it exists, else computed (and saved there)."""
+    if path is not None and path.exists():
+        data = np.load(path, allow_pickle=False)
+        gallery = dict(zip(data["people"].tolist(), data["gallery"], strict=True))
+        probes = [
+            Probe(person, kind, None if np.isnan(q) else float(q), None if np.isnan(q) else v)
+            for person, kind, q, v in zip(
+                data["persons"].tolist(),
+                data["kinds"].tolist(),
+                data["qualities"],
+                data["embeddings"],
+                strict=True,
+            )
+        ]
+        return gallery, probes
+    gallery, probes = compute()
+    if path is not None:
+        dim = next(iter(gallery.values())).shape[0]
+        np.savez(
+            path,
+            people=np.array(list(gallery)),
+            gallery=np.stack(list(gallery.values())),
+            persons=np.array([p.person for p in probes]),
+            kinds=np.array([p.degradation for p in probes]),
+            qualities=np.array([np.nan if p.quality is None else p.quality for p in probes]),
+            embeddings=np.stack(
+                [np.zeros(dim, np.float32) if p.embedding is None else p.embedding for p in probes]
+            ),
+        )
+    return gallery, probes
+
+
 def decide(gallery: dict[str, np.ndarray], probes: list[Probe], threshold: float) -> list[Decision]:
     """Open-set naming as the API does it: the most similar enrolled person, if similar
     enough (faces without a detection are left out)."""
@@ -206,9 +242,12 @@ def choose_gates(decisions: list[Decision], people: list[str]) -> dict[str, Any]
     best = max(curve, key=lambda row: (row["accuracy"], -row["min_match_quality"]))
     rows = band_rows(decisions, people)
     enrol = next(
-        edges[i]
-        for i in range(len(edges))
-        if all(row["accuracy"] >= ACCURACY_FLOOR for row in rows[i:] if row["probes"])
+        (
+            edges[i]
+            for i in range(len(edges))
+            if all(row["accuracy"] >= ACCURACY_FLOOR for row in rows[i:] if row["probes"])
+        ),
+        edges[-1],
     )
     return {
         "min_match_quality": best["min_match_quality"],
@@ -260,6 +299,9 @@ def main() -> None:
     parser.add_argument("--pairs-per-kind", type=int, default=500)
     parser.add_argument("--ordering-images", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--cache", type=Path, help="keep the embeddings here: a rerun only re-scores them"
+    )
     parser.add_argument("--quick", action="store_true", help="100 pairs a kind, 40 images")
     args = parser.parse_args()
     if args.quick:
@@ -272,7 +314,10 @@ def main() -> None:
     )
     threshold = IDENTIFY_THRESHOLDS[EMBEDDER]
     started = time.perf_counter()
-    gallery, probes = gallery_and_probes(faces, args.pairs_per_kind, np.random.default_rng(13))
+    gallery, probes = cached(
+        args.cache,
+        lambda: gallery_and_probes(faces, args.pairs_per_kind, np.random.default_rng(13)),
+    )
     decisions = decide(gallery, probes, threshold)
     people = [p.person for p in probes if p.quality is not None]
     rows = band_rows(decisions, people)
