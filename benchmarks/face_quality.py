@@ -11,10 +11,13 @@ A probe is decided right when it is named as its own person if enrolled, or left
 if not. Reported per quality band: probes, accuracy, true-match rate (enrolled people
 named right) and false-match rate (probes named as someone else).
 
-The gates follow from that: MIN_MATCH_QUALITY is the gate (faces below it answered
-unknown) that decides the most probes right overall; MIN_ENROL_QUALITY the lowest band
-edge from which every band is decided right at least ACCURACY_FLOOR of the time (an
-enrolled face is the reference for every later match), and never below the match gate.
+The gates follow from that. MIN_MATCH_QUALITY: the band edge that, with every face below
+it answered unknown, keeps the most value, counting each right name as 1 and each wrong
+one as -FALSE_MATCH_COST (a wrong name sends an operator after the wrong person; a missed
+one is a sighting left for search and review). MIN_ENROL_QUALITY: an enrolled face is the
+reference for every later match, so as strict as may be without refusing ordinary photos:
+the highest multiple of 0.05 that refuses at most ENROL_REFUSALS of the undegraded probes,
+and never below the match gate.
 
 Also checked: on the same image, a blurred and a downscaled copy score lower than the
 original (the share of images where they do).
@@ -48,7 +51,8 @@ log = logging.getLogger("benchmarks.face_quality")
 ROOT = SHARED / "data" / "lfw-view1-train"
 EMBEDDER = "facenet128"
 BANDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
-ACCURACY_FLOOR = 0.95
+FALSE_MATCH_COST = 3.0  # a wrong name costs an operator this many missed ones
+ENROL_REFUSALS = 0.01  # share of ordinary (undegraded) photos enrolment may refuse
 # (kind, strength): what each probe may go through, drawn uniformly.
 DEGRADATIONS: tuple[tuple[str, float], ...] = (
     ("original", 0.0),
@@ -230,28 +234,34 @@ def gated(decisions: list[Decision], people: list[str], gate: float) -> dict[str
         Decision(d.quality, d.degradation, d.enrolled, d.named if d.quality >= gate else None)
         for d in decisions
     ]
-    return {"min_match_quality": gate, **rates(kept, people)}
+    return {
+        "min_match_quality": gate,
+        **rates(kept, people),
+        "true_matches": sum(d.named == p for d, p in zip(kept, people, strict=True)),
+        "false_matches": sum(
+            d.named is not None and d.named != p for d, p in zip(kept, people, strict=True)
+        ),
+    }
 
 
 def choose_gates(decisions: list[Decision], people: list[str]) -> dict[str, Any]:
-    """MIN_MATCH_QUALITY: the gate that names the most probes right (ties: the lower);
-    MIN_ENROL_QUALITY: the lowest band edge from which every band up is decided at least
-    as well as ACCURACY_FLOOR."""
+    """The two defaults, by the rules in the module docstring."""
     edges = [round(edge, 2) for edge in BANDS[:-1]]
     curve = [gated(decisions, people, edge) for edge in edges]
-    best = max(curve, key=lambda row: (row["accuracy"], -row["min_match_quality"]))
-    rows = band_rows(decisions, people)
-    enrol = next(
-        (
-            edges[i]
-            for i in range(len(edges))
-            if all(row["accuracy"] >= ACCURACY_FLOOR for row in rows[i:] if row["probes"])
-        ),
-        edges[-1],
+    for row in curve:
+        row["value"] = row["true_matches"] - FALSE_MATCH_COST * row["false_matches"]
+    match_gate = max(curve, key=lambda row: (row["value"], -row["min_match_quality"]))
+    originals = sorted(d.quality for d in decisions if d.degradation == "original")
+    allowed = int(len(originals) * ENROL_REFUSALS)  # of undegraded photos
+    floor = originals[allowed] if originals else 0.0
+    enrol_gate = max(
+        [e / 20 for e in range(21) if e / 20 <= floor] + [match_gate["min_match_quality"]]
     )
     return {
-        "min_match_quality": best["min_match_quality"],
-        "min_enrol_quality": max(enrol, best["min_match_quality"]),
+        "min_match_quality": match_gate["min_match_quality"],
+        "min_enrol_quality": round(enrol_gate, 2),
+        "false_match_cost": FALSE_MATCH_COST,
+        "original_quality_percentile": {"share": ENROL_REFUSALS, "quality": floor},
         "gate_curve": curve,
     }
 
