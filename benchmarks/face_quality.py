@@ -16,7 +16,7 @@ it answered unknown, keeps the most value, counting each right name as 1 and eac
 one as -FALSE_MATCH_COST (a wrong name sends an operator after the wrong person; a missed
 one is a sighting left for search and review). MIN_ENROL_QUALITY: an enrolled face is the
 reference for every later match, so as strict as may be without refusing ordinary photos:
-the highest multiple of 0.05 that refuses at most ENROL_REFUSALS of the undegraded probes,
+the highest multiple of 0.05 that refuses at most ENROL_REFUSALS of the gallery's photos,
 and never below the match gate.
 
 Also checked: on the same image, a blurred and a downscaled copy score lower than the
@@ -113,13 +113,15 @@ class Faces:
         return face_quality(face, crop).score, self.embedder.embed(crop[None])[0]
 
 
+# The gallery (person -> embedding), the probes, and the quality of each gallery photo.
+Collected = tuple[dict[str, np.ndarray], list[Probe], list[float]]
+
+
 def person_of(name: str) -> str:
     return name.split("/")[0]
 
 
-def gallery_and_probes(
-    faces: Faces, per_kind: int, rng: np.random.Generator
-) -> tuple[dict[str, np.ndarray], list[Probe]]:
+def gallery_and_probes(faces: Faces, per_kind: int, rng: np.random.Generator) -> Collected:
     """The gallery (the first image of each chosen pair, as it is: one per person) and the
     probes (the second image, degraded at random)."""
     pairs = read_pairs(ROOT / "pairsDevTrain.txt")
@@ -129,11 +131,13 @@ def gallery_and_probes(
         step = max(1, len(group) // per_kind)
         chosen += group[::step][:per_kind]
     gallery: dict[str, np.ndarray] = {}
+    reference_qualities: list[float] = []
     probes = []
     for pair in chosen:
         if person_of(pair.first) not in gallery:
             found = faces.analyse(read_rgb(ROOT / pair.first))
             if found is not None:
+                reference_qualities.append(found[0])
                 gallery[person_of(pair.first)] = found[1]
         kind, strength = DEGRADATIONS[rng.integers(len(DEGRADATIONS))]
         found = faces.analyse(degrade(read_rgb(ROOT / pair.second), kind, strength))
@@ -146,12 +150,10 @@ def gallery_and_probes(
                 None if found is None else found[1],
             )
         )
-    return gallery, probes
+    return gallery, probes, reference_qualities
 
 
-def cached(
-    path: Path | None, compute: Callable[[], tuple[dict[str, np.ndarray], list[Probe]]]
-) -> tuple[dict[str, np.ndarray], list[Probe]]:
+def cached(path: Path | None, compute: Callable[[], Collected]) -> Collected:
     """The gallery and probes from `path` when it exists, else computed (and saved there)."""
     if path is not None and path.exists():
         data = np.load(path, allow_pickle=False)
@@ -166,13 +168,14 @@ def cached(
                 strict=True,
             )
         ]
-        return gallery, probes
-    gallery, probes = compute()
+        return gallery, probes, data["reference_qualities"].tolist()
+    gallery, probes, reference_qualities = compute()
     if path is not None:
         dim = next(iter(gallery.values())).shape[0]
         np.savez(
             path,
             people=np.array(list(gallery)),
+            reference_qualities=np.array(reference_qualities),
             gallery=np.stack(list(gallery.values())),
             persons=np.array([p.person for p in probes]),
             kinds=np.array([p.degradation for p in probes]),
@@ -181,7 +184,7 @@ def cached(
                 [np.zeros(dim, np.float32) if p.embedding is None else p.embedding for p in probes]
             ),
         )
-    return gallery, probes
+    return gallery, probes, reference_qualities
 
 
 def decide(gallery: dict[str, np.ndarray], probes: list[Probe], threshold: float) -> list[Decision]:
@@ -244,16 +247,17 @@ def gated(decisions: list[Decision], people: list[str], gate: float) -> dict[str
     }
 
 
-def choose_gates(decisions: list[Decision], people: list[str]) -> dict[str, Any]:
+def choose_gates(
+    decisions: list[Decision], people: list[str], references: list[float]
+) -> dict[str, Any]:
     """The two defaults, by the rules in the module docstring."""
     edges = [round(edge, 2) for edge in BANDS[:-1]]
     curve = [gated(decisions, people, edge) for edge in edges]
     for row in curve:
         row["value"] = row["true_matches"] - FALSE_MATCH_COST * row["false_matches"]
     match_gate = max(curve, key=lambda row: (row["value"], -row["min_match_quality"]))
-    originals = sorted(d.quality for d in decisions if d.degradation == "original")
-    allowed = int(len(originals) * ENROL_REFUSALS)  # of undegraded photos
-    floor = originals[allowed] if originals else 0.0
+    originals = sorted(references)  # the gallery: ordinary photos, enrolled as they are
+    floor = float(np.quantile(originals, ENROL_REFUSALS))
     enrol_gate = max(
         [e / 20 for e in range(21) if e / 20 <= floor] + [match_gate["min_match_quality"]]
     )
@@ -261,7 +265,11 @@ def choose_gates(decisions: list[Decision], people: list[str]) -> dict[str, Any]
         "min_match_quality": match_gate["min_match_quality"],
         "min_enrol_quality": round(enrol_gate, 2),
         "false_match_cost": FALSE_MATCH_COST,
-        "original_quality_percentile": {"share": ENROL_REFUSALS, "quality": floor},
+        "reference_quality_quantile": {
+            "share": ENROL_REFUSALS,
+            "quality": floor,
+            "photos": len(originals),
+        },
         "gate_curve": curve,
     }
 
@@ -324,14 +332,14 @@ def main() -> None:
     )
     threshold = IDENTIFY_THRESHOLDS[EMBEDDER]
     started = time.perf_counter()
-    gallery, probes = cached(
+    gallery, probes, references = cached(
         args.cache,
         lambda: gallery_and_probes(faces, args.pairs_per_kind, np.random.default_rng(13)),
     )
     decisions = decide(gallery, probes, threshold)
     people = [p.person for p in probes if p.quality is not None]
     rows = band_rows(decisions, people)
-    gates = choose_gates(decisions, people)
+    gates = choose_gates(decisions, people, references)
     order = ordering(faces, args.ordering_images)
     by_degradation = {
         kind: float(np.median([d.quality for d in decisions if d.degradation == kind]))
