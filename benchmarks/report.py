@@ -315,13 +315,15 @@ SECTIONS: dict[str, Section] = {
     ),
     "face_quality": Section(
         "Face quality against naming accuracy, and the quality gates",
-        "LFW View 1 train pairs: the first image is the enrolled reference, the second a "
-        "probe as it is or blurred, downscaled or darkened (one drawn per pair), through "
-        "the API's MTCNN, alignment, FaceNet and face_quality. Per quality band: the share "
-        "of probes decided right at the naming threshold, true-match and false-match "
-        "rates. MIN_MATCH_QUALITY and MIN_ENROL_QUALITY are read off these bands "
-        "(benchmarks/face_quality.py says the rule); the ordering check degrades the same "
-        "image and counts how often the copy scores lower.",
+        "LFW View 1 train pairs: the first image of each is enrolled as it is (one photo "
+        "per person, all of them one gallery); the second is a probe, as it is or blurred, "
+        "downscaled or darkened (one drawn per pair), named open-set against the whole "
+        "gallery through the API's MTCNN, alignment, FaceNet and face_quality. Per quality "
+        "band: the share of probes decided right at the naming threshold, true-match and "
+        "false-match (named as someone else) rates. The gates follow from the gated curve "
+        "and the gallery photos' own quality (benchmarks/face_quality.py says the rules); "
+        "the ordering check degrades the same image and counts how often the copy scores "
+        "lower.",
         _quality,
     ),
     "sighting_search": Section(
