@@ -36,6 +36,9 @@ class Settings:
     min_face_size: int = 20
     mtcnn_crop_max_side: int = 256
     recognize_threshold: float | None = None
+    # Face quality gates (api/sightings/quality.py; calibrated by benchmarks/face_quality.py).
+    min_enrol_quality: float = 0.4
+    min_match_quality: float = 0.1
     flip_augmentation: bool = False
     keep_releases: int = 5
     delete_events_with_person: bool = True

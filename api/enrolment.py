@@ -12,6 +12,7 @@ from api.db.people import NewFace, add_faces
 from api.errors import ApiError
 from api.imaging import decode_image, large_image_slot
 from api.services import Services
+from api.sightings.quality import face_quality
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ def _analyse_upload(services: Services, data: bytes, largest_only: bool) -> NewF
             "largest_face_only=true to keep the largest",
         )
     analyzed = services.analyzer.embed_faces(decoded.rgb, faces[:1])[0]
+    quality = face_quality(analyzed.face, analyzed.crop).score
+    minimum = services.settings.min_enrol_quality
+    if quality < minimum:
+        raise ApiError(
+            422,
+            "LOW_QUALITY_FACE",
+            f"the face's quality {quality:.2f} is below MIN_ENROL_QUALITY {minimum:.2f}: "
+            "send a sharper, larger, frontal, evenly lit photo",
+        )
     return NewFace(
         image=data,
         image_format=decoded.format,

@@ -24,6 +24,7 @@ from api.recognition.matcher import IDENTIFY_THRESHOLDS
 from api.recognition.release import Release, ReleaseWatcher
 from api.retention.purge import RetentionLimits
 from api.retention.worker import RetentionWorker
+from api.sightings.search import SightingIndex
 from api.training import TrainingContext
 from api.training_worker import TrainingWorker
 from api.vision import MtcnnDetector, load_embedder
@@ -46,6 +47,7 @@ class Services:
     releases: ReleaseWatcher
     gallery: Gallery
     authenticator: Authenticator
+    sightings: SightingIndex
     training: TrainingWorker = field(init=False)  # built from the rest by load_services
     retention: RetentionWorker = field(init=False)
     alerts: Dispatcher = field(init=False)
@@ -132,6 +134,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         releases=ReleaseWatcher(settings.model_dir, embedder.name),
         gallery=Gallery(embedder.dim),
         authenticator=Authenticator(parse_env_keys(), settings.trusted_proxies),
+        sightings=SightingIndex(embedder.name, embedder.dim),
     )
     svc.training = TrainingWorker(
         svc.training_context(),

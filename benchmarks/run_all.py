@@ -47,6 +47,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("gallery_benchmark", ("--quick",), slow=True, args=("--mariadb",)),
     Benchmark("data_lifecycle", ("--quick",), slow=True),
     Benchmark("alert_latency", ("--seconds", "5")),
+    Benchmark("face_quality", ("--quick",), slow=True),
+    Benchmark("sighting_search", ("--quick",)),
 )
 
 

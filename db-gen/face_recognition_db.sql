@@ -24,6 +24,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
 	revoked_at DATETIME(6),
 	PRIMARY KEY (key_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE TABLE IF NOT EXISTS cameras (
+	camera_id VARCHAR(128) NOT NULL,
+	location VARCHAR(255),
+	threshold FLOAT,
+	updated_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (camera_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE TABLE IF NOT EXISTS gallery_changes (
 	version BIGINT NOT NULL,
 	face_id INTEGER NOT NULL,
@@ -62,6 +69,9 @@ CREATE TABLE IF NOT EXISTS recognition_events (
 	box_right INTEGER NOT NULL,
 	box_bottom INTEGER NOT NULL,
 	model_version VARCHAR(64),
+	quality FLOAT,
+	unknown_id VARCHAR(64),
+	corrected BOOL NOT NULL DEFAULT false,
 	PRIMARY KEY (event_id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX IF NOT EXISTS ix_events_camera_time ON recognition_events (camera_id, captured_at);
@@ -147,6 +157,15 @@ CREATE TABLE IF NOT EXISTS face_images (
 	FOREIGN KEY(person_id) REFERENCES people (person_id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX IF NOT EXISTS ix_face_images_person_id ON face_images (person_id);
+CREATE TABLE IF NOT EXISTS sighting_faces (
+	event_id BIGINT NOT NULL,
+	image BLOB NOT NULL,
+	embedder VARCHAR(32) NOT NULL,
+	dim INTEGER NOT NULL,
+	vector BLOB NOT NULL,
+	PRIMARY KEY (event_id),
+	FOREIGN KEY(event_id) REFERENCES recognition_events (event_id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE TABLE IF NOT EXISTS alert_cooldowns (
 	rule_id VARCHAR(32) NOT NULL,
 	subject VARCHAR(160) NOT NULL,

@@ -37,7 +37,7 @@ def enqueue_alerts(conn: Connection, event_ids: list[int]) -> int:
     now = utcnow()
     rows = [
         _delivery(rule, event, now)
-        for event in events_db.events_by_id(conn, event_ids)
+        for _, event in sorted(events_db.events_by_id(conn, event_ids).items())
         for rule in rules
         if rule.matches(event) and _cooldown_passed(conn, rule, event)
     ]

@@ -1,4 +1,8 @@
-"""Recognition events: every face recognised with a camera_id, for later analysis."""
+"""Recognition events: every face recognised with a camera_id, for later analysis.
+
+Each event row may have its face (crop and embedding) in `sighting_faces`
+(api/db/sightings.py); a listed event says whether it has one (`has_face`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, true
 
 from api.db.engine import utcnow
-from api.db.schema import recognition_events
+from api.db.schema import recognition_events, sighting_faces
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class NewEvent:
     similarity: float | None
     box: tuple[int, int, int, int]
     model_version: str | None
+    quality: float | None = None
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,12 @@ class EventFilter:
 
 
 def add_events(conn: Connection, events: list[NewEvent]) -> list[int]:
-    """Store the sightings; returns their new event ids, in order."""
+    """Insert `events` in the caller's transaction; their event ids, in order (one
+    INSERT each: a multi-row insert does not hand back the keys on both databases)."""
     received_at = utcnow()
-    return [
-        conn.execute(
+    ids = []
+    for event in events:
+        result = conn.execute(
             insert(recognition_events).values(
                 captured_at=event.captured_at,
                 received_at=received_at,
@@ -51,10 +58,11 @@ def add_events(conn: Connection, events: list[NewEvent]) -> list[int]:
                 box_right=event.box[2],
                 box_bottom=event.box[3],
                 model_version=event.model_version,
+                quality=event.quality,
             )
-        ).inserted_primary_key[0]
-        for event in events
-    ]
+        )
+        ids.append(int(result.inserted_primary_key[0]))
+    return ids
 
 
 def _conditions(where: EventFilter) -> Any:
@@ -90,7 +98,18 @@ def _event_dict(row: Any) -> dict[str, Any]:
             "bottom": row.box_bottom,
         },
         "model_version": row.model_version,
+        "quality": row.quality,
+        "unknown_id": row.unknown_id,
+        "corrected": bool(row.corrected),
+        "has_face": bool(row.has_face),
     }
+
+
+def _with_face_flag() -> Any:
+    """Events with `has_face` (a primary-key probe of sighting_faces, no image read)."""
+    return select(
+        recognition_events, sighting_faces.c.event_id.is_not(None).label("has_face")
+    ).select_from(recognition_events.outerjoin(sighting_faces))
 
 
 def query_events(
@@ -104,7 +123,7 @@ def query_events(
         ).scalar_one()
     )
     rows = conn.execute(
-        select(recognition_events)
+        _with_face_flag()
         .where(condition)
         .order_by(recognition_events.c.captured_at.desc(), recognition_events.c.event_id.desc())
         .offset(offset)
@@ -113,14 +132,19 @@ def query_events(
     return [_event_dict(row) for row in rows], total
 
 
-def events_by_id(conn: Connection, event_ids: list[int]) -> list[dict[str, Any]]:
-    """The sightings `event_ids`, oldest id first."""
-    rows = conn.execute(
-        select(recognition_events)
-        .where(recognition_events.c.event_id.in_(event_ids))
-        .order_by(recognition_events.c.event_id)
-    ).all()
-    return [_event_dict(row) for row in rows]
+def get_event(conn: Connection, event_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        _with_face_flag().where(recognition_events.c.event_id == event_id)
+    ).one_or_none()
+    return None if row is None else _event_dict(row)
+
+
+def events_by_id(conn: Connection, event_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The events of `event_ids` that still exist, by id."""
+    if not event_ids:
+        return {}
+    rows = conn.execute(_with_face_flag().where(recognition_events.c.event_id.in_(event_ids)))
+    return {row.event_id: _event_dict(row) for row in rows}
 
 
 def seen_people(conn: Connection) -> list[str]:

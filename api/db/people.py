@@ -10,7 +10,13 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from api.db.engine import utcnow
 from api.db.gallery import ADDED, REMOVED, encode_vector, record_changes
-from api.db.schema import face_embeddings, face_images, people, recognition_events
+from api.db.schema import (
+    face_embeddings,
+    face_images,
+    people,
+    recognition_events,
+    sighting_faces,
+)
 
 
 @dataclass(frozen=True)
@@ -101,8 +107,12 @@ def delete_person(conn: Connection, person_id: str, delete_events: bool) -> bool
     removed = conn.execute(delete(people).where(people.c.person_id == person_id)).rowcount
     if not removed:
         return False
-    if delete_events:
-        conn.execute(delete(recognition_events).where(recognition_events.c.person_id == person_id))
+    theirs = recognition_events.c.person_id == person_id
+    if delete_events:  # their faces go with them (ON DELETE CASCADE)
+        conn.execute(delete(recognition_events).where(theirs))
+    else:  # the sightings stay as history (time, camera, scores), never the person's face
+        events = select(recognition_events.c.event_id).where(theirs)
+        conn.execute(delete(sighting_faces).where(sighting_faces.c.event_id.in_(events)))
     record_changes(conn, REMOVED, dict.fromkeys(face_ids, person_id))
     return True
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -106,9 +107,45 @@ recognition_events = Table(
     Column("box_right", Integer, nullable=False),
     Column("box_bottom", Integer, nullable=False),
     Column("model_version", String(64), nullable=True),
+    # Face quality in [0, 1] (api/sightings/quality.py); NULL for events stored before it.
+    Column("quality", Float, nullable=True),
+    # Filled by the grouping of unknown faces and by operators' corrections (v1.1).
+    Column("unknown_id", String(64), nullable=True),
+    Column("corrected", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_events_person_time", "person_id", "captured_at"),
     Index("ix_events_camera_time", "camera_id", "captured_at"),
     Index("ix_events_time", "captured_at"),
+    **_TABLE_OPTIONS,
+)
+
+# The face of a sighting: the aligned crop the embedder saw (a small JPEG) and its
+# embedding, apart from the event row so that listing events never reads image bytes.
+# Deleting an event (retention purge, deletion of a person) deletes its face with it.
+sighting_faces = Table(
+    "sighting_faces",
+    metadata,
+    Column(
+        "event_id",
+        EventId,
+        ForeignKey("recognition_events.event_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("image", LargeBinary, nullable=False),  # JPEG, a few KiB
+    Column("embedder", String(32), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32 unit vector
+    **_TABLE_OPTIONS,
+)
+
+# Per-camera settings; a camera without a row uses the global ones.
+cameras = Table(
+    "cameras",
+    metadata,
+    Column("camera_id", String(128), primary_key=True),
+    Column("location", String(255), nullable=True),
+    Column("threshold", Float, nullable=True),  # NULL: the global naming threshold
+    Column("updated_at", Timestamp, nullable=False),
     **_TABLE_OPTIONS,
 )
 

@@ -26,6 +26,7 @@ from api.vision import Embedder, Face, MtcnnDetector, align_face
 class AnalyzedFace:
     face: Face
     embedding: np.ndarray  # unit vector
+    crop: np.ndarray  # the aligned RGB crop the embedder saw (quality, sighting faces)
 
 
 def _scaled(face: Face, scale_x: float, scale_y: float) -> Face:
@@ -69,4 +70,11 @@ class FaceAnalyzer:
             return []
         crops = np.stack([align_face(rgb, face) for face in faces])
         embeddings = self.embedder.embed(crops, flip=self.flip)
-        return [AnalyzedFace(face, vector) for face, vector in zip(faces, embeddings, strict=True)]
+        return [
+            AnalyzedFace(face, vector, crop)
+            for face, vector, crop in zip(faces, embeddings, crops, strict=True)
+        ]
+
+    def analyze(self, rgb: np.ndarray) -> list[AnalyzedFace]:
+        """Every face in the image, largest first, with its embedding."""
+        return self.embed_faces(rgb, self.detect(rgb))

@@ -13,15 +13,20 @@ from typing import Any
 import numpy as np
 
 from api.alerts.outbox import enqueue_alerts
+from api.db.cameras import get_camera
 from api.db.engine import utcnow
-from api.db.events import NewEvent, add_events
+from api.db.events import NewEvent
 from api.db.people import names_of
+from api.db.sightings import NewSightingFace
 from api.errors import ApiError
 from api.imaging import decode_image, large_image_slot
 from api.metrics import timed
+from api.recognition.faces import AnalyzedFace
 from api.recognition.matcher import Identification, identify
 from api.services import Services
-from api.vision import Face
+from api.sightings.quality import FaceQuality, face_quality
+from api.sightings.record import face_jpeg, record_sightings
+from api.vision import Face, align_face
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,36 @@ def box_json(face: Face) -> dict[str, int]:
     return {"left": left, "top": top, "right": right, "bottom": bottom}
 
 
-def _face_json(face: Face, match: Identification, names: dict[str, str]) -> dict[str, Any]:
+def quality_json(quality: FaceQuality) -> dict[str, Any]:
+    return {"quality": round(quality.score, 4), "quality_details": quality.to_json()}
+
+
+def _decision(match: Identification, quality: FaceQuality, min_quality: float) -> dict[str, Any]:
+    """Who the face is named as, and why nobody when nobody: a face below the match
+    quality gate is never named, whatever it resembles."""
+    if quality.score < min_quality:
+        return {"person_id": None, "reason": "low_quality"}
+    if match.person_id is None:
+        return {"person_id": None, "reason": "below_threshold"}
+    return {"person_id": match.person_id, "reason": None}
+
+
+def _face_json(
+    analyzed: AnalyzedFace,
+    quality: FaceQuality,
+    match: Identification,
+    names: dict[str, str],
+    min_quality: float,
+) -> dict[str, Any]:
+    decision = _decision(match, quality, min_quality)
+    person_id = decision["person_id"]
     return {
-        "box": box_json(face),
-        "detection_score": round(face.score, 4),
-        "person_id": match.person_id,
-        "name": names.get(match.person_id) if match.person_id else None,
+        "box": box_json(analyzed.face),
+        "detection_score": round(analyzed.face.score, 4),
+        "person_id": person_id,
+        "name": names.get(person_id) if person_id else None,
+        "reason": decision["reason"],
+        **quality_json(quality),
         "confidence": round(match.confidence, 4),
         "similarity": round(match.similarity, 4),
         "candidates": [
@@ -65,9 +94,13 @@ def recognize_image(
     threshold: float | None,
     sighting: Sighting | None,
 ) -> dict[str, Any]:
-    """Every face in the image with its identity or null; events stored when asked.
+    """Every face in the image with its identity or null; a sighting stored per face (with
+    its crop and embedding) when a camera is given. Each stage's time goes to
+    facerec_stage_seconds (api/metrics).
 
-    Each stage's time goes to facerec_stage_seconds (api/metrics)."""
+    The naming threshold is the request's, else the camera's own (PUT /cameras), else the
+    global one.
+    """
     with large_image_slot(data):
         with timed("decode"):
             decoded = decode_image(data, services.settings.max_image_pixels)
@@ -75,44 +108,71 @@ def recognize_image(
             detected = services.analyzer.detect(decoded.rgb)
         with timed("embed"):
             analyzed = services.analyzer.embed_faces(decoded.rgb, detected)
+    qualities = [face_quality(a.face, a.crop) for a in analyzed]
     release = services.releases.get()
-    limit = services.threshold_for(release) if threshold is None else threshold
     with timed("match"), services.engine.connect() as conn:
+        camera = get_camera(conn, sighting.camera_id) if sighting is not None else None
+        limit = threshold
+        if limit is None and camera is not None:
+            limit = camera["threshold"]
+        if limit is None:
+            limit = services.threshold_for(release)
         gallery = services.gallery_index(conn)
-        matches = [identify(f.embedding, release, gallery, limit, top_k) for f in analyzed]
+        matches = [identify(a.embedding, release, gallery, limit, top_k) for a in analyzed]
         people = {c.person_id for m in matches for c in m.candidates}
         names = names_of(conn, people)
     version = release.version if release else None
-    faces = [_face_json(a.face, m, names) for a, m in zip(analyzed, matches, strict=True)]
-    stored = 0
+    min_quality = services.settings.min_match_quality
+    faces = [
+        _face_json(a, q, m, names, min_quality)
+        for a, q, m in zip(analyzed, qualities, matches, strict=True)
+    ]
     if sighting is not None and faces:
-        captured_at = sighting.captured_at or utcnow()
-        events = [
-            NewEvent(
-                captured_at=captured_at,
-                camera_id=sighting.camera_id,
-                location=sighting.location,
-                person_id=face["person_id"],
-                confidence=face["confidence"],
-                similarity=face["similarity"],
-                box=tuple(face["box"].values()),
-                model_version=version,
-            )
-            for face in faces
-        ]
-        with timed("store"), services.engine.begin() as conn:
-            event_ids = add_events(conn, events)
-            enqueue_alerts(conn, event_ids)  # the alerts' outbox, in the sighting's transaction
-        stored = len(event_ids)
+        location = sighting.location or (camera["location"] if camera else None)
+        event_ids = _store(services, sighting, location, version, analyzed, faces)
+        for face, event_id in zip(faces, event_ids, strict=True):
+            face["event_id"] = event_id
     return {
         "model_version": version,
         "threshold": round(limit, 4),
         "faces": faces,
-        "events_stored": stored,
+        "events_stored": len(faces) if sighting is not None else 0,
     }
 
 
-def _largest_face_embedding(services: Services, data: bytes, field: str) -> np.ndarray:
+def _store(
+    services: Services,
+    sighting: Sighting,
+    location: str | None,
+    version: str | None,
+    analyzed: list[AnalyzedFace],
+    faces: list[dict[str, Any]],
+) -> list[int]:
+    captured_at = sighting.captured_at or utcnow()
+    events = [
+        NewEvent(
+            captured_at=captured_at,
+            camera_id=sighting.camera_id,
+            location=location,
+            person_id=face["person_id"],
+            confidence=face["confidence"],
+            similarity=face["similarity"],
+            box=tuple(face["box"].values()),
+            model_version=version,
+            quality=face["quality"],
+        )
+        for face in faces
+    ]
+    embedder = services.analyzer.embedder.name
+    crops = [NewSightingFace(face_jpeg(a.crop), embedder, a.embedding) for a in analyzed]
+    with timed("store"), services.engine.begin() as conn:
+        event_ids = record_sightings(conn, events, crops)
+        enqueue_alerts(conn, event_ids)  # the alerts' outbox, in the sightings' transaction
+    return event_ids
+
+
+def largest_face(services: Services, data: bytes, field: str) -> AnalyzedFace:
+    """The largest face of an uploaded image, embedded; 422 NO_FACE_FOUND without one."""
     with large_image_slot(data):
         try:
             decoded = decode_image(data, services.settings.max_image_pixels)
@@ -121,15 +181,15 @@ def _largest_face_embedding(services: Services, data: bytes, field: str) -> np.n
         faces = services.analyzer.detect(decoded.rgb)
         if not faces:
             raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
-        return services.analyzer.embed_faces(decoded.rgb, faces[:1])[0].embedding
+        return services.analyzer.embed_faces(decoded.rgb, faces[:1])[0]
 
 
 def verify_images(
     services: Services, image_a: bytes, image_b: bytes, threshold: float | None
 ) -> dict[str, Any]:
     """1:1 — the largest face of each image; same person when similarity >= threshold."""
-    first = _largest_face_embedding(services, image_a, "image_a")
-    second = _largest_face_embedding(services, image_b, "image_b")
+    first = largest_face(services, image_a, "image_a").embedding
+    second = largest_face(services, image_b, "image_b").embedding
     similarity = float(np.clip(first @ second, -1.0, 1.0))
     limit = services.verify_threshold if threshold is None else threshold
     return {
@@ -153,6 +213,7 @@ def detect_image(services: Services, data: bytes) -> dict[str, Any]:
                 "box": box_json(face),
                 "score": round(face.score, 4),
                 "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+                **quality_json(face_quality(face, align_face(decoded.rgb, face))),
             }
             for face in faces
         ],

@@ -4,12 +4,14 @@
 import * as alerts from "./alerts.js";
 import { call, forgetKey, hasKey, setKey } from "./api.js";
 import { loadDirectory } from "./directory.js";
+import * as cameras from "./cameras.js";
 import * as history from "./history.js";
 import * as live from "./live.js";
 import * as model from "./model.js";
 import * as people from "./people.js";
+import * as search from "./search.js";
 
-const VIEWS = { people, live, history, model, alerts };
+const VIEWS = { people, live, history, search, cameras, model, alerts };
 const POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
 let current = null; // the view module shown

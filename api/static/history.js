@@ -5,6 +5,7 @@ import { call, enc } from "./api.js";
 import { hourlyChart } from "./chart.js";
 import { everyone, loadDirectory, nameOf, onDirectoryChange } from "./directory.js";
 import { clear, formatDay, formatHour, formatShortDay, formatTime, h, percent, timeElement } from "./dom.js";
+import { facePair } from "./faces.js";
 
 const TIMELINE_LIMIT = 200;
 const $ = (id) => document.getElementById(id);
@@ -56,7 +57,8 @@ function timeline(events) {
         items.map((event) =>
           h(
             "li",
-            {},
+            { dataset: { eventId: event.event_id } },
+            facePair(event, nameOf(event.person_id)),
             timeElement(event.captured_at, formatTime),
             h("span", { class: "camera", text: event.camera_id }),
             event.location ? h("span", { class: "location", text: event.location }) : null,

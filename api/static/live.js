@@ -4,6 +4,7 @@
 import { call } from "./api.js";
 import { knows, loadDirectory, nameOf } from "./directory.js";
 import { formatDateTime, formatTime, h, percent, timeElement } from "./dom.js";
+import { facePair } from "./faces.js";
 
 const FETCH = 30;
 const KEEP = 100;
@@ -11,16 +12,24 @@ const $ = (id) => document.getElementById(id);
 const shown = new Set(); // event ids in the list
 let paused = false;
 
+function scoreText(event) {
+  const parts = [];
+  if (event.person_id !== null) parts.push(`similarity ${percent(event.similarity)}`);
+  if (event.quality !== null && event.quality !== undefined) parts.push(`quality ${percent(event.quality)}`);
+  return parts.join(" · ");
+}
+
 function eventItem(event) {
   const known = event.person_id !== null;
   const where = [event.camera_id, event.location].filter(Boolean).join(" · ");
   return h(
     "li",
     { class: `event ${known ? "known" : "unknown"}`, dataset: { eventId: event.event_id, capturedAt: event.captured_at } },
+    facePair(event, known ? nameOf(event.person_id) : ""),
     h("span", { class: "who", text: known ? nameOf(event.person_id) : "Unknown face" }),
     h("span", { class: "where", text: where }),
     timeElement(event.captured_at, formatDateTime),
-    h("span", { class: "score", text: known ? `similarity ${percent(event.similarity)}` : "" }),
+    h("span", { class: "score", text: scoreText(event) }),
   );
 }
 

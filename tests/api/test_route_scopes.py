@@ -23,6 +23,7 @@ CAMERA_KEY_OPERATIONS = {
     ("POST", "/api/v1/verify"),
     ("POST", "/api/v1/detect"),
     ("GET", "/api/v1/model"),
+    ("GET", "/api/v1/cameras/<string:camera_id>"),  # its own camera's settings only
     ("POST", "/face-recognition/get-results"),
     ("POST", "/face-recognition/store-results"),
 }
@@ -64,7 +65,9 @@ def test_the_declarations_are_the_intended_ones(app: Flask) -> None:
         assert access.scope != PUBLIC, where
         if rule.startswith(("/api/v1/keys", "/api/v1/alerts")) or (
             method in {"POST", "PUT", "PATCH", "DELETE"}
-            and rule.startswith(("/api/v1/people", "/api/v1/training", "/dataset", "/model"))
+            and rule.startswith(
+                ("/api/v1/people", "/api/v1/training", "/api/v1/cameras", "/dataset", "/model")
+            )
         ):
             assert access.scope == ADMIN, where
         elif method != "OPTIONS":

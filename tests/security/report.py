@@ -69,8 +69,8 @@ def render(report: dict[str, Any]) -> str:
     lines += [f"| {_cell(target)} | {_cell(_figures(f))} |" for target, f in fuzzing.items()]
     lines += [
         "",
-        "| person deleted with | rows before (images, by image hash, embeddings, sightings) "
-        "| rows after |",
+        "| person deleted with | rows before (images, by image hash, embeddings, sightings, "
+        "sighting faces) | rows after |",
         "|---|---|---|",
     ]
     lines += [

@@ -16,11 +16,13 @@ from sqlalchemy import Engine, create_engine, func, select
 
 from api.db.schema import (
     api_keys,
+    cameras,
     face_embeddings,
     face_images,
     gallery_state,
     people,
     recognition_events,
+    sighting_faces,
     training_jobs,
 )
 from tests.api.conftest import start_api
@@ -36,6 +38,8 @@ _COUNTED = {
     "face_images": face_images,
     "face_embeddings": face_embeddings,
     "recognition_events": recognition_events,
+    "sighting_faces": sighting_faces,
+    "cameras": cameras,
     "training_jobs": training_jobs,
     "api_keys": api_keys,
 }

@@ -1,7 +1,8 @@
 """Deleting a person deletes their biometric data for real: read from the tables.
 
 Images and embeddings go at once; sightings go too by default
-(DELETE_EVENTS_WITH_PERSON=true) or stay as history when the operator chose so; the
+(DELETE_EVENTS_WITH_PERSON=true) or stay as history, without their face crops, when the
+operator chose so; the
 classifier stops naming them at once and the next release no longer knows them.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from api.db.schema import face_embeddings, face_images, recognition_events
+from api.db.schema import face_embeddings, face_images, recognition_events, sighting_faces
 from api.recognition.release import CURRENT_LINK, RELEASE_FILE
 from tests.security.lfw import LfwPerson, enrol_person, largest_face, lfw_people, recognize, train
 from tests.security.server import SecuredServer
@@ -25,6 +26,7 @@ CAMERA = "deletion-cam"
 def biometric_rows(server: SecuredServer, person: LfwPerson, face_ids: list[int]) -> dict:
     """What the database still holds of `person`, found by id, face id and image hash."""
     hashes = [hashlib.sha256(path.read_bytes()).hexdigest() for path in person.enrol]
+    theirs = recognition_events.c.person_id == person.person_id
     with server.engine.connect() as conn:
 
         def count(table, condition) -> int:
@@ -36,7 +38,11 @@ def biometric_rows(server: SecuredServer, person: LfwPerson, face_ids: list[int]
             "images": count(face_images, face_images.c.person_id == person.person_id),
             "images_by_hash": count(face_images, face_images.c.image_sha256.in_(hashes)),
             "embeddings": count(face_embeddings, face_embeddings.c.face_id.in_(face_ids)),
-            "events": count(recognition_events, recognition_events.c.person_id == person.person_id),
+            "events": count(recognition_events, theirs),
+            "sighting_faces": count(
+                sighting_faces,
+                sighting_faces.c.event_id.in_(select(recognition_events.c.event_id).where(theirs)),
+            ),
         }
 
 
@@ -61,7 +67,13 @@ def test_deletion_removes_images_embeddings_events_and_the_next_release_entry(
     assert train(secured)["status"] == "succeeded"
     assert gone.person_id in release_labels(secured)
     before = biometric_rows(secured, gone, gone_faces)
-    assert before == {"images": 3, "images_by_hash": 3, "embeddings": 3, "events": 2}
+    assert before == {
+        "images": 3,
+        "images_by_hash": 3,
+        "embeddings": 3,
+        "events": 2,
+        "sighting_faces": 2,
+    }
 
     assert secured.call("DELETE", f"/api/v1/people/{gone.person_id}").status_code == 204
 
@@ -91,11 +103,18 @@ def test_deletion_can_keep_sightings_as_history(
     before = biometric_rows(two_workers, person, face_ids)
     assert two_workers.call("DELETE", f"/api/v1/people/{person.person_id}").status_code == 204
     after = biometric_rows(two_workers, person, face_ids)
-    assert after == {"images": 0, "images_by_hash": 0, "embeddings": 0, "events": 2}
+    assert after == {
+        "images": 0,
+        "images_by_hash": 0,
+        "embeddings": 0,
+        "events": 2,
+        "sighting_faces": 0,
+    }
     history = two_workers.call("GET", "/api/v1/events", params={"person_id": person.person_id})
     assert history.json()["total"] == 2
     security_report.record_deletion(
-        "DELETE_EVENTS_WITH_PERSON=false: sightings kept (time, camera, box, scores, ID)",
+        "DELETE_EVENTS_WITH_PERSON=false: sightings kept (time, camera, box, scores, ID), "
+        "their faces deleted",
         before,
         after,
     )
