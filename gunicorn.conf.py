@@ -63,18 +63,20 @@ def on_starting(server) -> None:
 
 
 def worker_int(worker) -> None:
-    """Quick shutdown (SIGINT, SIGQUIT): hand the training job back without waiting."""
-    _stop_training(worker, 0.0)
+    """Quick shutdown (SIGINT, SIGQUIT): hand the training job (and the retention
+    purge's lease) back without waiting."""
+    _stop_background_work(worker, 0.0)
 
 
 def worker_exit(server, worker) -> None:
     """Runs in the worker once it has stopped serving, however it stops (SIGTERM included,
     which has no hook of its own): its training job goes back to the queue at once rather
-    than waiting out its lease (api/training_worker.py)."""
-    _stop_training(worker, TRAINING_HAND_BACK_SECONDS)
+    than waiting out its lease (api/training_worker.py); a retention purge stops after its
+    batch and frees its lease (api/retention/worker.py)."""
+    _stop_background_work(worker, TRAINING_HAND_BACK_SECONDS)
 
 
-def _stop_training(worker, timeout: float) -> None:
+def _stop_background_work(worker, timeout: float) -> None:
     # No app where it failed to load, nor in the master (which calls worker_exit for a
     # worker that vanished): nothing runs there.
     app = getattr(worker, "wsgi", None)
@@ -82,4 +84,6 @@ def _stop_training(worker, timeout: float) -> None:
         return
     from api.services import EXTENSION_KEY
 
-    app.extensions[EXTENSION_KEY].training.stop(timeout)
+    svc = app.extensions[EXTENSION_KEY]
+    svc.training.stop(timeout)
+    svc.retention.stop(timeout)  # a purge stops after its batch and frees its lease

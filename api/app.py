@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.extensions[EXTENSION_KEY] = svc
     svc.ensure_schema()
     svc.training.start()
+    svc.retention.start()
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 

@@ -44,6 +44,10 @@ class Settings:
     training_poll_seconds: float = 2.0
     training_max_attempts: int = 2
     training_threads: int = 2
+    event_retention_days: float = 30.0
+    unknown_face_retention_days: float = 7.0
+    purge_interval_seconds: float = 3600.0
+    purge_batch_size: int = 1000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

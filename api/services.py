@@ -21,6 +21,8 @@ from api.recognition.faces import FaceAnalyzer
 from api.recognition.gallery import Gallery, GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS
 from api.recognition.release import Release, ReleaseWatcher
+from api.retention.purge import RetentionLimits
+from api.retention.worker import RetentionWorker
 from api.sightings.search import SightingIndex
 from api.training import TrainingContext
 from api.training_worker import TrainingWorker
@@ -46,6 +48,7 @@ class Services:
     authenticator: Authenticator
     sightings: SightingIndex
     training: TrainingWorker = field(init=False)  # built from the rest by load_services
+    retention: RetentionWorker = field(init=False)
     schema_ready: bool = False
 
     def ensure_schema(self) -> bool:
@@ -126,6 +129,12 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         lease_seconds=settings.training_lease_seconds,
         poll_seconds=settings.training_poll_seconds,
         max_attempts=settings.training_max_attempts,
+    )
+    svc.retention = RetentionWorker(
+        engine,
+        RetentionLimits(settings.event_retention_days, settings.unknown_face_retention_days),
+        interval_seconds=settings.purge_interval_seconds,
+        batch_size=settings.purge_batch_size,
     )
     return svc
 

@@ -42,6 +42,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("gallery_benchmark", ("--quick",), slow=True, args=("--mariadb",)),
     Benchmark("face_quality", ("--quick",), slow=True),
     Benchmark("sighting_search", ("--quick",)),
+    Benchmark("data_lifecycle", ("--quick",), slow=True),
 )
 
 

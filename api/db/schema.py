@@ -216,6 +216,20 @@ api_keys = Table(
 )
 
 
+# Cluster-wide leases of periodic jobs (the retention purge; later the unknown-face
+# regrouping and alert delivery): one row per job, held by one process until it expires.
+# `api.db.leases` fences every write by owner, so a holder that stalled past its expiry
+# cannot renew what another process has taken over.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+
 def mariadb_ddl() -> str:
     """The MariaDB DDL of `metadata`, as committed in db-gen/face_recognition_db.sql.
 

@@ -4,20 +4,18 @@ starting together never run the DDL twice."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
+from sqlalchemy import Engine, create_engine, text
 
-from api.db.engine import create_db_engine, utcnow
+from api.db.engine import create_db_engine
 from api.db.migrations import (
     BASELINE_REVISION,
     MigrationError,
@@ -26,8 +24,9 @@ from api.db.migrations import (
     upgrade_schema,
 )
 from api.db.schema import metadata
+from tests.data_lifecycle.rows import all_rows, fill_sample
 from tests.databases import DATABASE_KINDS, mariadb_database, scratch_database_url
-from tests.shared_data import REPO_ROOT, ident20_people
+from tests.shared_data import REPO_ROOT
 
 V1_SCHEMA = Path(__file__).parent / "v1"
 
@@ -67,94 +66,6 @@ def _create_v1_schema(engine: Engine) -> None:
         conn.exec_driver_sql("INSERT INTO gallery_state (id, version) VALUES (1, 3)")
 
 
-def _fill_v1(engine: Engine) -> None:
-    """People, real face images with embeddings, events and a key, as v1 stored them."""
-    tables = MetaData()
-    tables.reflect(engine)
-    people = ident20_people()
-    now = utcnow()
-    rng = np.random.default_rng(7)
-    with engine.begin() as conn:
-        face_id = 0
-        for person_id, images in list(people.items())[:3]:
-            conn.execute(
-                insert(tables.tables["people"]),
-                {"person_id": person_id, "name": person_id.title(), "created_at": now},
-            )
-            for image in images[:2]:
-                face_id += 1
-                data = image.read_bytes()
-                conn.execute(
-                    insert(tables.tables["face_images"]),
-                    {
-                        "face_id": face_id,
-                        "person_id": person_id,
-                        "image": data,
-                        "image_format": "jpeg",
-                        "image_sha256": hashlib.sha256(data).hexdigest(),
-                        "width": 250,
-                        "height": 250,
-                        "box_left": 70.5,
-                        "box_top": 60.25,
-                        "box_right": 180.0,
-                        "box_bottom": 190.0,
-                        "detection_score": 0.999,
-                        "created_at": now,
-                    },
-                )
-                vector = rng.standard_normal(128).astype(np.float32)
-                conn.execute(
-                    insert(tables.tables["face_embeddings"]),
-                    {
-                        "face_id": face_id,
-                        "embedder": "facenet128",
-                        "dim": 128,
-                        "vector": (vector / np.linalg.norm(vector)).tobytes(),
-                    },
-                )
-        for index in range(5):
-            conn.execute(
-                insert(tables.tables["recognition_events"]),
-                {
-                    "captured_at": now,
-                    "received_at": now,
-                    "camera_id": f"cam-{index % 2}",
-                    "location": "door",
-                    "person_id": None if index == 4 else "aaron_peirsol",
-                    "confidence": 0.9,
-                    "similarity": 0.8,
-                    "box_left": 1,
-                    "box_top": 2,
-                    "box_right": 30,
-                    "box_bottom": 40,
-                    "model_version": "20261201-000000",
-                },
-            )
-        conn.execute(
-            insert(tables.tables["api_keys"]),
-            {
-                "key_id": "k1",
-                "name": "edge",
-                "scope": "recognize",
-                "camera_id": "cam-0",
-                "secret_sha256": "0" * 64,
-                "created_at": now,
-            },
-        )
-
-
-def _all_rows(engine: Engine, names: list[str]) -> dict[str, list[tuple[object, ...]]]:
-    tables = MetaData()
-    tables.reflect(engine, only=names)
-    with engine.connect() as conn:
-        return {
-            name: sorted(
-                (tuple(row) for row in conn.execute(select(tables.tables[name]))), key=repr
-            )
-            for name in names
-        }
-
-
 V1_TABLES = [
     "people",
     "face_images",
@@ -169,8 +80,8 @@ V1_TABLES = [
 
 def test_v1_database_upgrades_in_place_with_nothing_lost(empty_engine: Engine) -> None:
     _create_v1_schema(empty_engine)
-    _fill_v1(empty_engine)
-    before = _all_rows(empty_engine, V1_TABLES)
+    fill_sample(empty_engine)
+    before = all_rows(empty_engine, V1_TABLES)
     assert len(before["face_images"]) == 6 and len(before["recognition_events"]) == 5
 
     assert upgrade_schema(empty_engine) == BASELINE_REVISION  # stamped, then upgraded
@@ -178,7 +89,7 @@ def test_v1_database_upgrades_in_place_with_nothing_lost(empty_engine: Engine) -
     with empty_engine.connect() as conn:
         assert current_revision(conn) == head_revision()
     assert _schema_differences(empty_engine) == []
-    after = _all_rows(empty_engine, V1_TABLES)
+    after = all_rows(empty_engine, V1_TABLES)
     for table in V1_TABLES:
         width = len(before[table][0]) if before[table] else 0
         # Later revisions may add columns; v1's columns keep every value.

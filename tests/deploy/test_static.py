@@ -102,6 +102,8 @@ def test_the_static_checks_see_every_part_of_the_deployment() -> None:
         "base/configmap.yaml",
         "components/mariadb/statefulset.yaml",
         "components/nfs-models/pv-nfs.yaml",
+        "overlays/azure/backup-cronjob.yaml",
+        "overlays/azure/pvc-backups.yaml",
     ):
         assert expected in names
 
@@ -234,6 +236,29 @@ def test_dev_mariadb_and_nfs_components(renders: dict[str, Render]) -> None:
     pv = find(docs, "PersistentVolume", pvc["volumeName"])["spec"]
     assert pv["accessModes"] == ["ReadWriteMany"] and "nfs" in pv
     assert pvc["storageClassName"] == pv["storageClassName"] == ""
+
+
+def test_aks_backs_up_nightly_to_a_volume_of_its_own(renders: dict[str, Render]) -> None:
+    """The backup CronJob runs the API image's export, one at a time, as the API runs
+    (non-root, read-only root), onto the PVC the overlay defines; the database URL from
+    the same Secret as the API."""
+    docs = renders["azure"].docs
+    cronjob = find(docs, "CronJob", "facerec-backup")
+    assert cronjob["metadata"]["namespace"] == "facerec"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert "python -m api.data export --out" in container["command"][-1]
+    assert container["image"] == _api(docs)[1]["image"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "facerec-secrets"
+    claim = next(v for v in pod["volumes"] if v["name"] == "backups")
+    pvc = find(docs, "PersistentVolumeClaim", claim["persistentVolumeClaim"]["claimName"])
+    assert pvc["metadata"]["namespace"] == "facerec"
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert "/backups" in mounts and "/tmp" in mounts
 
 
 @pytest.mark.parametrize("overlay", RENDERS)

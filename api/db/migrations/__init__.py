@@ -55,11 +55,20 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+    return set(revisions_in_order())
 
 
-def upgrade_schema(engine: Engine, lock_timeout_seconds: int = 600) -> str | None:
-    """Bring the database to the head revision; return the revision it was at before.
+def revisions_in_order() -> list[str]:
+    """Every revision this release knows, oldest (the baseline) first."""
+    scripts = ScriptDirectory.from_config(_config()).walk_revisions()
+    return [script.revision for script in scripts][::-1]
+
+
+def upgrade_schema(
+    engine: Engine, lock_timeout_seconds: int = 600, to: str | None = None
+) -> str | None:
+    """Bring the database to the head revision (or `to`, an older one an import of an
+    older archive starts from); return the revision it was at before.
 
     Cheap when nothing is to do (one SELECT). A database made before migrations existed
     (the tables, no `alembic_version`) is stamped as the baseline and upgraded in place.
@@ -67,9 +76,10 @@ def upgrade_schema(engine: Engine, lock_timeout_seconds: int = 600) -> str | Non
     refused rather than touched.
     """
     head = head_revision()
+    target = to or head
     with engine.connect() as conn:
-        if current_revision(conn) == head:
-            return head
+        if current_revision(conn) == target:
+            return target
     with _migration_lock(engine, lock_timeout_seconds) as conn:
         before = current_revision(conn)
         if before is not None and before not in known_revisions():
@@ -77,7 +87,7 @@ def upgrade_schema(engine: Engine, lock_timeout_seconds: int = 600) -> str | Non
                 f"the database is at schema revision {before}, which this release does not "
                 f"know (its newest is {head}): upgrade the service instead"
             )
-        if before == head:
+        if before == target:
             return before  # another process migrated while this one waited
         config = _config(conn)
         if before is None and inspect(conn).has_table("people"):
@@ -85,8 +95,8 @@ def upgrade_schema(engine: Engine, lock_timeout_seconds: int = 600) -> str | Non
             command.stamp(config, BASELINE_REVISION)
             conn.commit()
             before = BASELINE_REVISION
-        log.info("schema upgrade from %s to %s", before or "empty", head)
-        command.upgrade(config, "head")
+        log.info("schema upgrade from %s to %s", before or "empty", target)
+        command.upgrade(config, target)
         conn.commit()
         return before
 

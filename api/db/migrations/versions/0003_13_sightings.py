@@ -3,7 +3,7 @@ face crop and embedding of every sighting, per-camera settings, and the columns 
 grouping of unknown faces and corrections fill (`unknown_id`, `corrected`).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

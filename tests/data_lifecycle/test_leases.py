@@ -1,0 +1,69 @@
+"""Database leases (api.db.leases): one holder at a time, fenced by owner, on both kinds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from sqlalchemy import Engine, update
+
+from api.db import leases
+from api.db.engine import utcnow
+from api.db.schema import leases as leases_table
+from tests.shared_data import REPO_ROOT
+
+
+def _expire(engine: Engine, name: str) -> None:
+    """What time does to a holder that stopped renewing (its pod died)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(leases_table)
+            .where(leases_table.c.name == name)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+def test_one_holder_fenced_by_owner(migrated_engine: Engine) -> None:
+    engine = migrated_engine
+    assert leases.try_acquire(engine, "job", "a", 30)
+    assert leases.try_acquire(engine, "job", "a", 30)  # the holder keeps it
+    assert not leases.try_acquire(engine, "job", "b", 30)
+    assert not leases.renew(engine, "job", "b", 30)
+    assert not leases.release(engine, "job", "b")
+    assert leases.holder(engine, "job")[0] == "a"
+    assert leases.try_acquire(engine, "other-job", "b", 30)  # names are independent
+
+    _expire(engine, "job")
+    assert not leases.renew(engine, "job", "a", 30)  # too late: it lapsed
+    assert leases.try_acquire(engine, "job", "b", 30)  # taken over
+    assert not leases.renew(engine, "job", "a", 30)
+    assert not leases.release(engine, "job", "a")  # a stale holder cannot free it
+    owner, expires_at = leases.holder(engine, "job")
+    assert owner == "b" and expires_at > utcnow() + timedelta(seconds=25)
+
+    assert leases.release(engine, "job", "b")
+    assert leases.holder(engine, "job") is None
+    assert leases.try_acquire(engine, "job", "a", 30)
+
+
+def test_two_processes_never_hold_it_together(migrated_engine: Engine) -> None:
+    url = migrated_engine.url.render_as_string(hide_password=False)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.data_lifecycle.lease_contender", url, owner, "4"],
+            cwd=REPO_ROOT,
+            env=os.environ,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for owner in ("first", "second")
+    ]
+    held = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0]
+    assert all(len(intervals) >= 3 for intervals in held), held  # both got it, repeatedly
+    for start_a, end_a in held[0]:
+        for start_b, end_b in held[1]:
+            assert end_a <= start_b or end_b <= start_a, "both held the lease at once"
