@@ -20,6 +20,7 @@ from api.routes import (
     activity,
     cameras,
     compat,
+    corrections,
     events,
     health,
     keys,
@@ -29,6 +30,7 @@ from api.routes import (
     thumbnails,
     training,
     ui,
+    unknowns,
 )
 from api.services import EXTENSION_KEY, load_services, services
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.ensure_schema()
     svc.training.start()
     svc.retention.start()
+    svc.regrouping.start()
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 
@@ -72,6 +75,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         training.ns,
         events.ns,
         sightings.ns,
+        corrections.ns,
+        unknowns.ns,
         cameras.ns,
         activity.ns,
         keys.ns,

@@ -48,6 +48,11 @@ class Settings:
     unknown_face_retention_days: float = 7.0
     purge_interval_seconds: float = 3600.0
     purge_batch_size: int = 1000
+    # Unknown people (api/unknowns/; GROUP_SIMILARITY measured by benchmarks/unknown_people.py).
+    unknown_group_similarity: float = 0.55
+    unknown_regroup_interval_seconds: float = 300.0
+    unknown_regroup_window: int = 5000
+    enrol_from_sightings_max: int = 10
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

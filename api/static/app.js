@@ -9,8 +9,9 @@ import * as live from "./live.js";
 import * as model from "./model.js";
 import * as people from "./people.js";
 import * as search from "./search.js";
+import * as unknowns from "./unknowns.js";
 
-const VIEWS = { people, live, history, search, cameras, model };
+const VIEWS = { people, live, history, search, unknowns, cameras, model };
 const POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
 let current = null; // the view module shown
