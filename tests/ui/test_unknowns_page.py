@@ -89,7 +89,11 @@ def test_sighting_actions_correct_a_name(keyed_api: ApiProcess, admin: Keyed, br
 
     unknown = f'#live-list li[data-event-id="{stranger["event_id"]}"]'
     driver.find_element(By.CSS_SELECTOR, f'{unknown} button[data-action="this-is"]').click()
-    choice = driver.find_element(By.CSS_SELECTOR, f"{unknown} .this-is select")
+    choice = wait_until(
+        driver,
+        lambda d: (d.find_elements(By.CSS_SELECTOR, f"{unknown} .this-is select") or [None])[0],
+        "the choice of a person",
+    )
     choice.find_element(By.CSS_SELECTOR, 'option[value="meryl"]').click()
     driver.find_element(By.CSS_SELECTOR, f"{unknown} .this-is button").click()
     wait_until(driver, lambda d: texts(d, f"{unknown} .who") == ["Meryl Streep"], "this is")
