@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import Counter
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import leases
@@ -34,11 +35,17 @@ REGROUPED = Counter(
 
 
 class RegroupWorker:
-    def __init__(self, run: Callable[[], RegroupResult], engine, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        run: Callable[[], RegroupResult],
+        engine: Engine,
+        interval_seconds: float,
+        owner: str | None = None,
+    ) -> None:
         self._run = run
         self.engine = engine
         self.interval_seconds = interval_seconds
-        self.owner = worker_id()
+        self.owner = owner or worker_id()  # who holds the lease: host:pid
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
