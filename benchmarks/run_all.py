@@ -43,6 +43,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("face_quality", ("--quick",), slow=True),
     Benchmark("sighting_search", ("--quick",)),
     Benchmark("data_lifecycle", ("--quick",), slow=True),
+    Benchmark("unknown_people", ("--quick",), slow=True),
 )
 
 
