@@ -49,7 +49,7 @@ def _group_json(group: dict[str, Any]) -> dict[str, Any]:
 
 def _min_sightings_or_400() -> int:
     raw = request.args.get("min_sightings", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+    if not (raw.isascii() and raw.isdecimal()) or not 1 <= int(raw) <= 1_000_000:
         raise ApiError(400, "VALIDATION_ERROR", "min_sightings must be an integer from 1")
     return int(raw)
 
