@@ -34,8 +34,8 @@ class Settings:
     min_face_size: int = 20
     recognize_threshold: float | None = None
     # Face quality gates (api/sightings/quality.py; calibrated by benchmarks/face_quality.py).
-    min_enrol_quality: float = 0.3
-    min_match_quality: float = 0.2
+    min_enrol_quality: float = 0.4
+    min_match_quality: float = 0.1
     flip_augmentation: bool = False
     keep_releases: int = 5
     delete_events_with_person: bool = True

@@ -11,10 +11,13 @@ A probe is decided right when it is named as its own person if enrolled, or left
 if not. Reported per quality band: probes, accuracy, true-match rate (enrolled people
 named right) and false-match rate (probes named as someone else).
 
-The gates follow from that: MIN_MATCH_QUALITY is the gate (faces below it answered
-unknown) that decides the most probes right overall; MIN_ENROL_QUALITY the lowest band
-edge from which every band is decided right at least ACCURACY_FLOOR of the time (an
-enrolled face is the reference for every later match), and never below the match gate.
+The gates follow from that. MIN_MATCH_QUALITY: the band edge that, with every face below
+it answered unknown, keeps the most value, counting each right name as 1 and each wrong
+one as -FALSE_MATCH_COST (a wrong name sends an operator after the wrong person; a missed
+one is a sighting left for search and review). MIN_ENROL_QUALITY: an enrolled face is the
+reference for every later match, so as strict as may be without refusing ordinary photos:
+the highest multiple of 0.05 that refuses at most ENROL_REFUSALS of the gallery's photos,
+and never below the match gate.
 
 Also checked: on the same image, a blurred and a downscaled copy score lower than the
 original (the share of images where they do).
@@ -28,6 +31,7 @@ import argparse
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +51,8 @@ log = logging.getLogger("benchmarks.face_quality")
 ROOT = SHARED / "data" / "lfw-view1-train"
 EMBEDDER = "facenet128"
 BANDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
-ACCURACY_FLOOR = 0.95
+FALSE_MATCH_COST = 3.0  # a wrong name costs an operator this many missed ones
+ENROL_REFUSALS = 0.01  # share of ordinary (undegraded) photos enrolment may refuse
 # (kind, strength): what each probe may go through, drawn uniformly.
 DEGRADATIONS: tuple[tuple[str, float], ...] = (
     ("original", 0.0),
@@ -108,13 +113,15 @@ class Faces:
         return face_quality(face, crop).score, self.embedder.embed(crop[None])[0]
 
 
+# The gallery (person -> embedding), the probes, and the quality of each gallery photo.
+Collected = tuple[dict[str, np.ndarray], list[Probe], list[float]]
+
+
 def person_of(name: str) -> str:
     return name.split("/")[0]
 
 
-def gallery_and_probes(
-    faces: Faces, per_kind: int, rng: np.random.Generator
-) -> tuple[dict[str, np.ndarray], list[Probe]]:
+def gallery_and_probes(faces: Faces, per_kind: int, rng: np.random.Generator) -> Collected:
     """The gallery (the first image of each chosen pair, as it is: one per person) and the
     probes (the second image, degraded at random)."""
     pairs = read_pairs(ROOT / "pairsDevTrain.txt")
@@ -124,11 +131,13 @@ def gallery_and_probes(
         step = max(1, len(group) // per_kind)
         chosen += group[::step][:per_kind]
     gallery: dict[str, np.ndarray] = {}
+    reference_qualities: list[float] = []
     probes = []
     for pair in chosen:
         if person_of(pair.first) not in gallery:
             found = faces.analyse(read_rgb(ROOT / pair.first))
             if found is not None:
+                reference_qualities.append(found[0])
                 gallery[person_of(pair.first)] = found[1]
         kind, strength = DEGRADATIONS[rng.integers(len(DEGRADATIONS))]
         found = faces.analyse(degrade(read_rgb(ROOT / pair.second), kind, strength))
@@ -141,7 +150,41 @@ def gallery_and_probes(
                 None if found is None else found[1],
             )
         )
-    return gallery, probes
+    return gallery, probes, reference_qualities
+
+
+def cached(path: Path | None, compute: Callable[[], Collected]) -> Collected:
+    """The gallery and probes from `path` when it exists, else computed (and saved there)."""
+    if path is not None and path.exists():
+        data = np.load(path, allow_pickle=False)
+        gallery = dict(zip(data["people"].tolist(), data["gallery"], strict=True))
+        probes = [
+            Probe(person, kind, None if np.isnan(q) else float(q), None if np.isnan(q) else v)
+            for person, kind, q, v in zip(
+                data["persons"].tolist(),
+                data["kinds"].tolist(),
+                data["qualities"],
+                data["embeddings"],
+                strict=True,
+            )
+        ]
+        return gallery, probes, data["reference_qualities"].tolist()
+    gallery, probes, reference_qualities = compute()
+    if path is not None:
+        dim = next(iter(gallery.values())).shape[0]
+        np.savez(
+            path,
+            people=np.array(list(gallery)),
+            reference_qualities=np.array(reference_qualities),
+            gallery=np.stack(list(gallery.values())),
+            persons=np.array([p.person for p in probes]),
+            kinds=np.array([p.degradation for p in probes]),
+            qualities=np.array([np.nan if p.quality is None else p.quality for p in probes]),
+            embeddings=np.stack(
+                [np.zeros(dim, np.float32) if p.embedding is None else p.embedding for p in probes]
+            ),
+        )
+    return gallery, probes, reference_qualities
 
 
 def decide(gallery: dict[str, np.ndarray], probes: list[Probe], threshold: float) -> list[Decision]:
@@ -194,25 +237,39 @@ def gated(decisions: list[Decision], people: list[str], gate: float) -> dict[str
         Decision(d.quality, d.degradation, d.enrolled, d.named if d.quality >= gate else None)
         for d in decisions
     ]
-    return {"min_match_quality": gate, **rates(kept, people)}
+    return {
+        "min_match_quality": gate,
+        **rates(kept, people),
+        "true_matches": sum(d.named == p for d, p in zip(kept, people, strict=True)),
+        "false_matches": sum(
+            d.named is not None and d.named != p for d, p in zip(kept, people, strict=True)
+        ),
+    }
 
 
-def choose_gates(decisions: list[Decision], people: list[str]) -> dict[str, Any]:
-    """MIN_MATCH_QUALITY: the gate that names the most probes right (ties: the lower);
-    MIN_ENROL_QUALITY: the lowest band edge from which every band up is decided at least
-    as well as ACCURACY_FLOOR."""
+def choose_gates(
+    decisions: list[Decision], people: list[str], references: list[float]
+) -> dict[str, Any]:
+    """The two defaults, by the rules in the module docstring."""
     edges = [round(edge, 2) for edge in BANDS[:-1]]
     curve = [gated(decisions, people, edge) for edge in edges]
-    best = max(curve, key=lambda row: (row["accuracy"], -row["min_match_quality"]))
-    rows = band_rows(decisions, people)
-    enrol = next(
-        edges[i]
-        for i in range(len(edges))
-        if all(row["accuracy"] >= ACCURACY_FLOOR for row in rows[i:] if row["probes"])
+    for row in curve:
+        row["value"] = row["true_matches"] - FALSE_MATCH_COST * row["false_matches"]
+    match_gate = max(curve, key=lambda row: (row["value"], -row["min_match_quality"]))
+    originals = sorted(references)  # the gallery: ordinary photos, enrolled as they are
+    floor = float(np.quantile(originals, ENROL_REFUSALS))
+    enrol_gate = max(
+        [e / 20 for e in range(21) if e / 20 <= floor] + [match_gate["min_match_quality"]]
     )
     return {
-        "min_match_quality": best["min_match_quality"],
-        "min_enrol_quality": max(enrol, best["min_match_quality"]),
+        "min_match_quality": match_gate["min_match_quality"],
+        "min_enrol_quality": round(enrol_gate, 2),
+        "false_match_cost": FALSE_MATCH_COST,
+        "reference_quality_quantile": {
+            "share": ENROL_REFUSALS,
+            "quality": floor,
+            "photos": len(originals),
+        },
         "gate_curve": curve,
     }
 
@@ -260,6 +317,9 @@ def main() -> None:
     parser.add_argument("--pairs-per-kind", type=int, default=500)
     parser.add_argument("--ordering-images", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--cache", type=Path, help="keep the embeddings here: a rerun only re-scores them"
+    )
     parser.add_argument("--quick", action="store_true", help="100 pairs a kind, 40 images")
     args = parser.parse_args()
     if args.quick:
@@ -272,11 +332,14 @@ def main() -> None:
     )
     threshold = IDENTIFY_THRESHOLDS[EMBEDDER]
     started = time.perf_counter()
-    gallery, probes = gallery_and_probes(faces, args.pairs_per_kind, np.random.default_rng(13))
+    gallery, probes, references = cached(
+        args.cache,
+        lambda: gallery_and_probes(faces, args.pairs_per_kind, np.random.default_rng(13)),
+    )
     decisions = decide(gallery, probes, threshold)
     people = [p.person for p in probes if p.quality is not None]
     rows = band_rows(decisions, people)
-    gates = choose_gates(decisions, people)
+    gates = choose_gates(decisions, people, references)
     order = ordering(faces, args.ordering_images)
     by_degradation = {
         kind: float(np.median([d.quality for d in decisions if d.degradation == kind]))

@@ -30,8 +30,8 @@ import numpy as np
 from api.vision import Face
 
 MIN_SIZE_PX, FULL_SIZE_PX = 20.0, 56.0
-BLURRED_LAPLACIAN, SHARP_LAPLACIAN = 8.0, 40.0
-FRONTAL_YAW, PROFILE_YAW = 0.3, 1.2  # nose offset / half eye distance
+BLURRED_LAPLACIAN, SHARP_LAPLACIAN = 6.0, 40.0
+FRONTAL_YAW, PROFILE_YAW = 0.5, 1.5  # nose offset / half eye distance
 UPRIGHT_ROLL, STEEP_ROLL = 30.0, 60.0  # degrees
 DARK, DIM, BRIGHT, GLARE = 25.0, 60.0, 200.0, 240.0  # mean grey of the face's centre
 CLIPPED_LOW, CLIPPED_HIGH = 8, 247  # grey levels counted as clipped

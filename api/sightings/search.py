@@ -8,10 +8,10 @@ sightings, with memory per worker of 4 * dim bytes a sighting plus 20 bytes of m
 
 The matrix is refreshed before each search by reading only the sightings whose event_id
 is above what the worker has settled: ids are handed out in order but may commit out of
-order, so an id missing below the newest one seen stays open for GAP_SECONDS and is read
-again until it appears or is given up as rolled back. Sightings deleted since (a person's
-deletion, a retention purge) are noticed when a search would return them, and dropped
-from the matrix; the purged oldest range by one MIN(event_id).
+order, so an id missing just below the newest one seen (within GAP_WINDOW) stays open for
+GAP_SECONDS and is read again until it appears or is given up as rolled back. Sightings
+deleted since (a person's deletion, a retention purge) are noticed when a search would
+return them, and dropped from the matrix; the purged oldest range by one MIN(event_id).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from api.db.sightings import StoredVectors, oldest_event_id, vectors_after
 
 BATCH = 20_000  # rows per read while loading
 GAP_SECONDS = 30.0  # how long an id missing below the newest one may still commit
+GAP_WINDOW = 1_000  # how far below the newest id a missing one may still commit
 COMPACT_FRACTION = 0.25  # rebuild the arrays once this share of rows is dead
 
 
@@ -122,8 +123,10 @@ class SightingIndex:
         """Read the sightings stored since the last refresh (all of them the first time)."""
         with self._lock:
             self._drop_purged(conn)
+            settled = self._settled
+            cursor = settled
             while True:
-                batch = vectors_after(conn, self._settled, self.embedder, self.dim, BATCH)
+                batch = vectors_after(conn, cursor, self.embedder, self.dim, BATCH)
                 fresh = self._new_rows(batch)
                 if len(fresh.event_ids):
                     times = np.array([micros(t) for t in fresh.captured_at], dtype=np.int64)
@@ -131,9 +134,11 @@ class SightingIndex:
                         [self.camera_code(c) for c in fresh.camera_ids], dtype=np.int32
                     )
                     self._columns.append(fresh, times, cameras)
-                self._settle(batch.event_ids)
+                if len(batch.event_ids):
+                    cursor = int(batch.event_ids[-1])
                 if len(batch.event_ids) < BATCH:
                     break
+            self._settled = self._settle(settled, cursor)
 
     def _new_rows(self, batch: StoredVectors) -> StoredVectors:
         """`batch` less the rows already held (those above the settled id are re-read)."""
@@ -151,24 +156,19 @@ class SightingIndex:
             vectors=batch.vectors[keep],
         )
 
-    def _settle(self, read: np.ndarray) -> None:
-        """Advance the settled id past what was read, leaving gaps open for a while."""
-        if not len(read):
-            self._settled = self._settle_gaps(self._settled)
-            return
+    def _settle(self, settled: int, newest: int) -> int:
+        """The new settled id: `newest`, unless an id among the last GAP_WINDOW below it is
+        missing, and was first missed less than GAP_SECONDS ago (it may still commit).
+        Ids further back without a face (events stored before faces were, or with another
+        embedder) are settled at once."""
         now = time.monotonic()
-        expected = np.arange(self._settled + 1, int(read.max()) + 1, dtype=np.int64)
-        for missing in expected[~np.isin(expected, read)].tolist():
-            self._gaps.setdefault(missing, now)
-        for found in read[np.isin(read, list(self._gaps))].tolist():
-            self._gaps.pop(found, None)
-        self._settled = self._settle_gaps(int(read.max()))
-
-    def _settle_gaps(self, newest: int) -> int:
-        now = time.monotonic()
-        for gap, since in list(self._gaps.items()):
-            if now - since > GAP_SECONDS:
-                del self._gaps[gap]
+        start = max(settled, newest - GAP_WINDOW)
+        columns = self._columns
+        held = columns.event_ids[: columns.count]
+        expected = np.arange(start + 1, newest + 1, dtype=np.int64)
+        missing = expected[~np.isin(expected, held[held > start])].tolist()
+        self._gaps = {gap: self._gaps.get(gap, now) for gap in missing}
+        self._gaps = {g: t for g, t in self._gaps.items() if now - t <= GAP_SECONDS}
         return min(self._gaps) - 1 if self._gaps else newest
 
     def _drop_purged(self, conn: Connection) -> None:

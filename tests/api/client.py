@@ -34,6 +34,20 @@ def create_person(
     )
 
 
+def create_key(
+    url: str, admin_key: str, name: str, scope: str, camera_id: str | None = None
+) -> dict[str, Any]:
+    """A new database key (its token shown this once), made with `admin_key`."""
+    response = call(
+        "POST",
+        f"{url}/api/v1/keys",
+        admin_key,
+        json={"name": name, "scope": scope, "camera_id": camera_id},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def enrol(
     url: str,
     person_id: str,

@@ -13,7 +13,7 @@ import requests
 
 from api.app import create_app
 from api.config import Settings
-from tests.api.client import call
+from tests.api.client import call, create_key
 from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
 from tests.api.images import face_jpeg
 from tests.databases import sqlite_url
@@ -71,14 +71,7 @@ def test_scopes(keyed_api: ApiProcess) -> None:
 
 def test_database_keys_camera_binding_and_revocation(keyed_api: ApiProcess) -> None:
     url = keyed_api.url
-    created = call(
-        "POST",
-        f"{url}/api/v1/keys",
-        ADMIN_TOKEN,
-        json={"name": "edge lobby", "scope": "recognize", "camera_id": "lobby"},
-    )
-    assert created.status_code == 201, created.text
-    key = created.json()
+    key = create_key(url, ADMIN_TOKEN, "edge lobby", "recognize", camera_id="lobby")
     token = key["token"]
     assert token.startswith(f"fr_{key['key_id']}_")
     listed = call("GET", f"{url}/api/v1/keys", ADMIN_TOKEN).json()["items"]

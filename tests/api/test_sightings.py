@@ -5,7 +5,6 @@ search by face, per-camera thresholds.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ from PIL import Image, ImageFilter
 from api.recognition.faces import FaceAnalyzer
 from api.vision import MtcnnDetector, load_embedder
 from models.runtime import ModelStore
-from tests.api.client import call, create_person, enrol, recognize
-from tests.api.images import blank_png, encode
+from tests.api.client import call, create_key, create_person, enrol, recognize
+from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
+from tests.api.images import blank_png, encode, face_jpeg
 from tests.live_api import ApiProcess
 from tests.shared_data import built_models_root, ident20_people
 
@@ -153,8 +153,6 @@ def test_search_refuses_bad_input(backend_api: ApiProcess) -> None:
     url = backend_api.url
     no_face = search(url, blank_png())
     assert no_face.status_code == 422 and no_face.json()["code"] == "NO_FACE_FOUND"
-    from tests.api.images import face_jpeg
-
     for form in ({"threshold": "1.5"}, {"limit": "0"}, {"since": "yesterday"}):
         bad = search(url, face_jpeg(), **form)
         assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION_ERROR", form
@@ -237,17 +235,8 @@ def test_camera_threshold_overrides_the_global_one(
 
 
 def test_camera_bound_key_reads_but_does_not_change_its_camera(keyed_api: ApiProcess) -> None:
-    from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN
-
     url = keyed_api.url
-    created = call(
-        "POST",
-        f"{url}/api/v1/keys",
-        ADMIN_TOKEN,
-        json={"name": "cam", "scope": "recognize", "camera_id": "yard"},
-    )
-    assert created.status_code == 201, created.text
-    bound = created.json()["token"]
+    bound = create_key(url, ADMIN_TOKEN, "cam", "recognize", camera_id="yard")["token"]
     assert call("PUT", f"{url}/api/v1/cameras/yard", ADMIN_TOKEN, json={"threshold": 0.6}).ok
     mine = call("GET", f"{url}/api/v1/cameras/yard", bound)
     assert mine.status_code == 200 and mine.json()["threshold"] == pytest.approx(0.6)
@@ -256,12 +245,3 @@ def test_camera_bound_key_reads_but_does_not_change_its_camera(keyed_api: ApiPro
         refused = call("PUT", f"{url}/api/v1/cameras/yard", token, json={"threshold": 0.9})
         assert refused.status_code == 403
     assert call("GET", f"{url}/api/v1/cameras/yard", ADMIN_TOKEN).json()["threshold"] == 0.6
-
-
-def test_face_jpeg_helper_is_small() -> None:
-    """The served crop size claim above rests on FACE_JPEG_QUALITY: a 160 x 160 face."""
-    from api.sightings.record import face_jpeg
-
-    rgb = np.asarray(Image.open(io.BytesIO(blurred(ident20_people()[KNOWN][0], 0.1))))
-    crop = cv2.resize(rgb[45:205, 45:205], (160, 160))
-    assert 2_000 < len(face_jpeg(crop)) < 12_000

@@ -399,7 +399,7 @@ def test_nothing_overflows_a_phone_sized_screen(
     open_signed_in(driver, keyed_api.url)
     set_viewport(driver, PHONE_WIDTH, 812, mobile=True)
     try:
-        for view in ("people", "live", "history", "model"):
+        for view in ("people", "live", "history", "search", "cameras", "model"):
             go(driver, view)
             if view == "history":
                 Select(driver.find_element(By.ID, "history-person")).select_by_value(long_id)
@@ -408,6 +408,8 @@ def test_nothing_overflows_a_phone_sized_screen(
                 wait_until(driver, lambda d: thumbnail_width(d, long_id) == 96, "the thumbnail")
             if view == "live":
                 wait_until(driver, lambda d: texts(d, "#live-list li"), "live sightings")
+            if view == "cameras":
+                wait_until(driver, lambda d: texts(d, "#cameras-table tbody tr"), "the cameras")
             assert driver.execute_script("return document.documentElement.clientWidth") == (
                 PHONE_WIDTH
             )
