@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert
 
+from api.config import Settings
 from api.corrections.negatives import NegativeIndex, with_negatives
 from api.db.corrections import NegativeSnapshot
 from api.db.engine import create_db_engine, utcnow
@@ -61,7 +62,7 @@ log = logging.getLogger("benchmarks.unknown_people")
 
 STRANGER_ROOT = SHARED / "data" / "lfw-view1-train"
 IDENT_ROOT = SHARED / "data" / "lfw-ident20"
-MIN_QUALITY = 0.2  # MIN_MATCH_QUALITY
+MIN_QUALITY = Settings().min_match_quality
 ENROL = 5
 SIMILARITIES = (0.45, 0.5, 0.55, 0.6, 0.65)
 LOWERED = 0.4  # the correction experiment's naming threshold (shipped: 0.55)

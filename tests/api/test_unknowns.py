@@ -18,6 +18,7 @@ import pytest
 from PIL import Image, ImageEnhance
 from sqlalchemy import update
 
+from api.config import Settings
 from api.db.engine import create_db_engine
 from api.db.schema import recognition_events
 from api.unknowns.regroup import RegroupResult, regroup
@@ -41,6 +42,7 @@ STRANGERS = (
     "Tim_Henman",
     "Tiger_Woods",
 )
+DEFAULTS = Settings()  # what the server runs with (nothing overridden but the job's interval)
 CAMERAS = ("cam-door", "cam-hall")
 NEWCOMERS = ("Roh_Moo-hyun", "Colin_Powell")  # held out too; 4 photos each
 KNOWN = "nicole_kidman"
@@ -64,7 +66,14 @@ class Live:
         """One pass of the re-grouping job, on the server's database (the job itself)."""
         engine = create_db_engine(self.database_url)
         try:
-            return regroup(engine, "facenet128", 128, 0.2, 0.55, 5000)
+            return regroup(
+                engine,
+                "facenet128",
+                128,
+                DEFAULTS.min_match_quality,
+                DEFAULTS.unknown_group_similarity,
+                DEFAULTS.unknown_regroup_window,
+            )
         finally:
             engine.dispose()
 
@@ -329,7 +338,7 @@ def test_this_is_correction_relabels_and_adds_the_face(
     assert body["person_id"] == "hans" and body["corrected"] is True
     quality = body["quality"]
     after = call("GET", f"{live.url}/api/v1/people/hans").json()["faces"]
-    assert after - before == (1 if quality >= 0.3 else 0)
+    assert after - before == (1 if quality >= DEFAULTS.min_enrol_quality else 0)
     listed = call("GET", f"{live.url}/api/v1/events?person_id=hans").json()["items"]
     assert [item["event_id"] for item in listed] == [event_id]
     assert listed[0]["corrected"] is True
