@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_restx import Namespace, Resource, fields
+from sqlalchemy import Connection
 
 from api.auth import current_caller
 from api.corrections.correct import correct_event
@@ -27,7 +28,8 @@ correction_body = ns.model(
 )
 
 
-def corrections_json(conn, event_id: int) -> list[dict]:
+def corrections_json(conn: Connection, event_id: int) -> list[dict]:
+    """The event's corrections as answered (oldest first)."""
     return [
         {**item, "created_at": iso(item["created_at"])}
         for item in corrections_db.corrections_of(conn, event_id)
