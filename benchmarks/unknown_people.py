@@ -337,7 +337,8 @@ def main() -> None:
         f"order:\n\n{table}\n\nCost (SQLite file, synthetic vectors):\n\n{costs}\n\n"
         f"Corrections at threshold {c['threshold']} (20 people enrolled x {ENROL}): "
         f"{c['stranger_photos_misnamed']} of {c['stranger_photos']} stranger photos misnamed; "
-        f"{c['corrected']} corrected (still misnamed after: {c['corrected_still_misnamed']}); "
+        f"{c['corrected']} corrected (named after all, by another enrolled person: "
+        f"{c['corrected_still_misnamed']}); "
         f"their other photos misnamed {c['other_photos_misnamed_before']} -> "
         f"{c['other_photos_misnamed_after']} of {c['other_photos']}; enrolled people's probes "
         f"named right {c['probes_right_before']} -> {c['probes_right_after']} of {c['probes']}."
@@ -350,6 +351,7 @@ def main() -> None:
             "strangers": len(strangers),
             "stranger_faces": len(arrivals),
             "group_similarity": GROUP_SIMILARITY,
+            "min_match_quality": MIN_QUALITY,
             "grouping": grouping,
             "cost": cost,
             "corrections": corrections,
