@@ -217,12 +217,21 @@ def recent_unknown_vectors(
 
 
 def unknown_ids_of(conn: Connection, event_ids: list[int]) -> dict[int, str]:
-    """The group of each listed event that is an unknown, grouped sighting."""
+    """The group of each listed event that is an unknown, grouped sighting.
+
+    Only the primary key in the query, the rest checked here: given `unknown_id IS NOT
+    NULL` too, SQLite's planner walks ix_events_unknown (every grouped sighting) instead
+    of looking the few ids up (38 ms against 5 at 50,000 sightings, on a loaded machine).
+    """
     if not event_ids:
         return {}
     rows = conn.execute(
-        select(_events.event_id, _events.unknown_id).where(
-            _unknown(), _events.event_id.in_(event_ids)
+        select(_events.event_id, _events.person_id, _events.unknown_id).where(
+            _events.event_id.in_(event_ids)
         )
     ).all()
-    return {row.event_id: row.unknown_id for row in rows}
+    return {
+        row.event_id: row.unknown_id
+        for row in rows
+        if row.person_id is None and row.unknown_id is not None
+    }
