@@ -3,19 +3,14 @@ lease on SQLite and MariaDB, and the negative-face rule of corrections."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
-import pytest
 from sqlalchemy import Engine, select
 
 from api.corrections.negatives import NegativeIndex, with_negatives
 from api.db.corrections import NegativeSnapshot
-from api.db.engine import create_db_engine, utcnow
+from api.db.engine import utcnow
 from api.db.events import NewEvent
 from api.db.gallery import GallerySnapshot
-from api.db.migrations import upgrade_schema
 from api.db.schema import recognition_events
 from api.db.sightings import NewSightingFace
 from api.recognition.gallery import GalleryIndex
@@ -24,7 +19,7 @@ from api.sightings.record import record_sightings
 from api.unknowns.grouping import cluster, stable_ids
 from api.unknowns.regroup import regroup
 from api.unknowns.worker import RegroupWorker
-from tests.databases import DATABASE_KINDS, scratch_database_url
+from tests.data_lifecycle.conftest import migrated_engine  # noqa: F401 - a fixture
 
 DIM = 16
 
@@ -55,15 +50,6 @@ def test_cluster_separates_and_joins() -> None:
     assert all(labels[i] == labels[i % 3] for i in range(12))
 
 
-@pytest.fixture(params=DATABASE_KINDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with scratch_database_url(request.param, tmp_path) as url:
-        engine = create_db_engine(url)
-        upgrade_schema(engine)
-        yield engine
-        engine.dispose()
-
-
 def store(engine: Engine, vectors: list[np.ndarray], unknown_ids: list[str]) -> list[int]:
     now = utcnow()
     events = [
@@ -75,7 +61,10 @@ def store(engine: Engine, vectors: list[np.ndarray], unknown_ids: list[str]) -> 
         return record_sightings(conn, events, faces)
 
 
-def test_regrouping_merges_two_workers_groups_once_under_the_lease(engine: Engine) -> None:
+def test_regrouping_merges_two_workers_groups_once_under_the_lease(
+    migrated_engine: Engine,  # noqa: F811 - the fixture imported above
+) -> None:
+    engine = migrated_engine
     rng = np.random.default_rng(2)
     stranger, other = rng.normal(size=DIM), rng.normal(size=DIM)
     # Two workers each started a group for the stranger; a second stranger alone.
