@@ -22,6 +22,7 @@ from api.routes import (
     alerts,
     cameras,
     compat,
+    corrections,
     events,
     health,
     keys,
@@ -31,6 +32,7 @@ from api.routes import (
     thumbnails,
     training,
     ui,
+    unknowns,
 )
 from api.services import EXTENSION_KEY, load_services, services
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.training.start()
     svc.retention.start()
     svc.alerts.start()
+    svc.regrouping.start()
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 
@@ -76,6 +79,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         training.ns,
         events.ns,
         sightings.ns,
+        corrections.ns,
+        unknowns.ns,
         cameras.ns,
         activity.ns,
         keys.ns,

@@ -60,6 +60,7 @@ class Caller:
 
     scope: str
     camera_id: str | None
+    key_id: str | None = None  # stored with what the caller changes (corrections)
 
 
 def digest(secret: str) -> str:
@@ -189,7 +190,8 @@ class Authenticator:
         match = None
         for stored, scope in self.env_keys.items():
             if hmac.compare_digest(stored, presented):
-                match = Caller(scope=scope, camera_id=None)
+                # No id of its own: named by its hash's first 8 digits (not secret).
+                match = Caller(scope=scope, camera_id=None, key_id=f"env-{stored[:8]}")
         return match
 
     def _from_db(self, connect: ConnectionFactory, token: str) -> Caller | None:
@@ -200,7 +202,7 @@ class Authenticator:
             row = keys_db.find_active(conn, parts[0])
         if row is None or not hmac.compare_digest(row["secret_sha256"], digest(parts[1])):
             return None
-        return Caller(scope=row["scope"], camera_id=row["camera_id"])
+        return Caller(scope=row["scope"], camera_id=row["camera_id"], key_id=parts[0])
 
     def keys_exist(self, connect: ConnectionFactory) -> bool:
         if self.env_keys:

@@ -62,6 +62,11 @@ class Settings:
     alert_backoff_max_seconds: float = 300.0
     alert_allow_private_destinations: bool = False
     alert_dispatch_threads: int = 4
+    # Unknown people (api/unknowns/; GROUP_SIMILARITY measured by benchmarks/unknown_people.py).
+    unknown_group_similarity: float = 0.55
+    unknown_regroup_interval_seconds: float = 300.0
+    unknown_regroup_window: int = 5000
+    enrol_from_sightings_max: int = 10
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

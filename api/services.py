@@ -16,6 +16,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from api.alerts.dispatcher import Dispatcher, dispatcher_for
 from api.auth import Authenticator, parse_env_keys
 from api.config import Settings
+from api.corrections.negatives import NegativeIndex, Negatives
+from api.db.corrections import load_negatives, negatives_version
 from api.db.gallery import current_version, load_delta, load_snapshot
 from api.db.migrations import MigrationError, upgrade_schema
 from api.recognition.faces import FaceAnalyzer
@@ -27,6 +29,8 @@ from api.retention.worker import RetentionWorker
 from api.sightings.search import SightingIndex
 from api.training import TrainingContext
 from api.training_worker import TrainingWorker
+from api.unknowns.regroup import RegroupResult, regroup
+from api.unknowns.worker import RegroupWorker
 from api.vision import MtcnnDetector, load_embedder
 from models.runtime import ModelStore
 
@@ -48,9 +52,11 @@ class Services:
     gallery: Gallery
     authenticator: Authenticator
     sightings: SightingIndex
+    negatives: Negatives = field(default_factory=Negatives)
     training: TrainingWorker = field(init=False)  # built from the rest by load_services
     retention: RetentionWorker = field(init=False)
     alerts: Dispatcher = field(init=False)
+    regrouping: RegroupWorker = field(init=False)
     schema_ready: bool = False
 
     def ensure_schema(self) -> bool:
@@ -96,6 +102,25 @@ class Services:
             current_version(conn),
             load=lambda: load_snapshot(conn, embedder.name, embedder.dim),
             changes=lambda since: load_delta(conn, since, embedder.name, embedder.dim),
+        )
+
+    def negative_index(self, conn: Connection) -> NegativeIndex:
+        """The negative faces of "wrong person" corrections, as of now."""
+        embedder = self.analyzer.embedder
+        return self.negatives.current(
+            negatives_version(conn), lambda: load_negatives(conn, embedder.name, embedder.dim)
+        )
+
+    def regroup_unknowns(self) -> RegroupResult:
+        """One re-grouping pass of unknown faces (the caller holds its lease)."""
+        embedder, settings = self.analyzer.embedder, self.settings
+        return regroup(
+            self.engine,
+            embedder.name,
+            embedder.dim,
+            settings.min_match_quality,
+            settings.unknown_group_similarity,
+            settings.unknown_regroup_window,
         )
 
     def training_context(self) -> TrainingContext:
@@ -149,6 +174,9 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         batch_size=settings.purge_batch_size,
     )
     svc.alerts = dispatcher_for(settings, engine)
+    svc.regrouping = RegroupWorker(
+        svc.regroup_unknowns, engine, settings.unknown_regroup_interval_seconds
+    )
     return svc
 
 

@@ -49,6 +49,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("alert_latency", ("--seconds", "5")),
     Benchmark("face_quality", ("--quick",), slow=True),
     Benchmark("sighting_search", ("--quick",)),
+    Benchmark("unknown_people", ("--quick",), slow=True),
 )
 
 

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS recognition_events (
 CREATE INDEX IF NOT EXISTS ix_events_camera_time ON recognition_events (camera_id, captured_at);
 CREATE INDEX IF NOT EXISTS ix_events_person_time ON recognition_events (person_id, captured_at);
 CREATE INDEX IF NOT EXISTS ix_events_time ON recognition_events (captured_at);
+CREATE INDEX IF NOT EXISTS ix_events_unknown ON recognition_events (unknown_id, captured_at);
 CREATE TABLE IF NOT EXISTS training_jobs (
 	job_id VARCHAR(36) NOT NULL,
 	mode VARCHAR(16) NOT NULL,
@@ -97,6 +98,12 @@ CREATE TABLE IF NOT EXISTS training_jobs (
 	CONSTRAINT uq_training_jobs_running_slot UNIQUE (running_slot)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX IF NOT EXISTS ix_training_jobs_status ON training_jobs (status);
+CREATE TABLE IF NOT EXISTS unknown_dismissals (
+	unknown_id VARCHAR(64) NOT NULL,
+	key_id VARCHAR(64),
+	dismissed_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (unknown_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE TABLE IF NOT EXISTS alert_deliveries (
 	delivery_id BIGINT NOT NULL AUTO_INCREMENT,
 	alert_id VARCHAR(32) NOT NULL,
@@ -139,6 +146,17 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 	FOREIGN KEY(destination_id) REFERENCES alert_destinations (destination_id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX IF NOT EXISTS ix_alert_rules_destination_id ON alert_rules (destination_id);
+CREATE TABLE IF NOT EXISTS event_corrections (
+	correction_id INTEGER NOT NULL AUTO_INCREMENT,
+	event_id BIGINT NOT NULL,
+	previous_person_id VARCHAR(128),
+	person_id VARCHAR(128),
+	key_id VARCHAR(64),
+	created_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (correction_id),
+	FOREIGN KEY(event_id) REFERENCES recognition_events (event_id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX IF NOT EXISTS ix_event_corrections_event_id ON event_corrections (event_id);
 CREATE TABLE IF NOT EXISTS face_images (
 	face_id INTEGER NOT NULL AUTO_INCREMENT,
 	person_id VARCHAR(128) NOT NULL,
@@ -157,6 +175,18 @@ CREATE TABLE IF NOT EXISTS face_images (
 	FOREIGN KEY(person_id) REFERENCES people (person_id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX IF NOT EXISTS ix_face_images_person_id ON face_images (person_id);
+CREATE TABLE IF NOT EXISTS negative_faces (
+	negative_id INTEGER NOT NULL AUTO_INCREMENT,
+	person_id VARCHAR(128) NOT NULL,
+	event_id BIGINT,
+	embedder VARCHAR(32) NOT NULL,
+	dim INTEGER NOT NULL,
+	vector BLOB NOT NULL,
+	created_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (negative_id),
+	FOREIGN KEY(person_id) REFERENCES people (person_id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX IF NOT EXISTS ix_negative_faces_person_id ON negative_faces (person_id);
 CREATE TABLE IF NOT EXISTS sighting_faces (
 	event_id BIGINT NOT NULL,
 	image BLOB NOT NULL,
@@ -186,5 +216,5 @@ CREATE TABLE IF NOT EXISTS alembic_version (
 	version_num VARCHAR(32) NOT NULL,
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT IGNORE INTO alembic_version (version_num) VALUES ('0004');
+INSERT IGNORE INTO alembic_version (version_num) VALUES ('0005');
 INSERT IGNORE INTO gallery_state (id, version) VALUES (1, 0);

@@ -27,6 +27,7 @@ class NewEvent:
     box: tuple[int, int, int, int]
     model_version: str | None
     quality: float | None = None
+    unknown_id: str | None = None  # the unknown group (api/unknowns/assign.py)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def add_events(conn: Connection, events: list[NewEvent]) -> list[int]:
                 box_bottom=event.box[3],
                 model_version=event.model_version,
                 quality=event.quality,
+                unknown_id=event.unknown_id,
             )
         )
         ids.append(int(result.inserted_primary_key[0]))

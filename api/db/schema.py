@@ -115,6 +115,7 @@ recognition_events = Table(
     Index("ix_events_person_time", "person_id", "captured_at"),
     Index("ix_events_camera_time", "camera_id", "captured_at"),
     Index("ix_events_time", "captured_at"),
+    Index("ix_events_unknown", "unknown_id", "captured_at"),
     **_TABLE_OPTIONS,
 )
 
@@ -135,6 +136,59 @@ sighting_faces = Table(
     Column("embedder", String(32), nullable=False),
     Column("dim", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),  # float32 unit vector
+    **_TABLE_OPTIONS,
+)
+
+# Operators' corrections of sightings (v1.1): who said what, when. `key_id` is the API
+# key's id (None where auth is off). Deleted with the event.
+event_corrections = Table(
+    "event_corrections",
+    metadata,
+    Column("correction_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "event_id",
+        EventId,
+        ForeignKey("recognition_events.event_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("previous_person_id", String(128), nullable=True),
+    Column("person_id", String(128), nullable=True),  # NULL: "not who you said"
+    Column("key_id", String(64), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+# Faces an operator said are NOT this person ("wrong person"): the matcher never names a
+# face that person when it is closer to one of these than to their own enrolled faces.
+# The embedding is copied here, and `event_id` is only where it came from (no foreign
+# key): the lesson outlives the sighting's retention; it goes with the person.
+negative_faces = Table(
+    "negative_faces",
+    metadata,
+    Column("negative_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "person_id",
+        String(128),
+        ForeignKey("people.person_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("event_id", EventId, nullable=True),
+    Column("embedder", String(32), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32 unit vector
+    Column("created_at", Timestamp, nullable=False),
+    **_TABLE_OPTIONS,
+)
+
+# Unknown groups an operator dismissed ("not worth naming"): left out of /unknowns.
+unknown_dismissals = Table(
+    "unknown_dismissals",
+    metadata,
+    Column("unknown_id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=True),
+    Column("dismissed_at", Timestamp, nullable=False),
     **_TABLE_OPTIONS,
 )
 

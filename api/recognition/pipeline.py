@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from api.alerts.outbox import enqueue_alerts
+from api.corrections.negatives import with_negatives
 from api.db.cameras import get_camera
 from api.db.engine import utcnow
 from api.db.events import NewEvent
@@ -26,6 +27,7 @@ from api.recognition.matcher import Identification, identify
 from api.services import Services
 from api.sightings.quality import FaceQuality, face_quality
 from api.sightings.record import face_jpeg, record_sightings
+from api.unknowns.assign import assign_unknowns
 from api.vision import Face, align_face
 
 
@@ -47,13 +49,16 @@ def quality_json(quality: FaceQuality) -> dict[str, Any]:
     return {"quality": round(quality.score, 4), "quality_details": quality.to_json()}
 
 
-def _decision(match: Identification, quality: FaceQuality, min_quality: float) -> dict[str, Any]:
+def _decision(
+    match: Identification, quality: FaceQuality, min_quality: float, refused: bool
+) -> dict[str, Any]:
     """Who the face is named as, and why nobody when nobody: a face below the match
-    quality gate is never named, whatever it resembles."""
+    quality gate is never named, whatever it resembles; "corrected" when an operator's
+    "wrong person" (api/corrections/negatives.py) refused the name it would have had."""
     if quality.score < min_quality:
         return {"person_id": None, "reason": "low_quality"}
     if match.person_id is None:
-        return {"person_id": None, "reason": "below_threshold"}
+        return {"person_id": None, "reason": "corrected" if refused else "below_threshold"}
     return {"person_id": match.person_id, "reason": None}
 
 
@@ -63,8 +68,9 @@ def _face_json(
     match: Identification,
     names: dict[str, str],
     min_quality: float,
+    refused: bool,
 ) -> dict[str, Any]:
-    decision = _decision(match, quality, min_quality)
+    decision = _decision(match, quality, min_quality, refused)
     person_id = decision["person_id"]
     return {
         "box": box_json(analyzed.face),
@@ -118,14 +124,21 @@ def recognize_image(
         if limit is None:
             limit = services.threshold_for(release)
         gallery = services.gallery_index(conn)
-        matches = [identify(a.embedding, release, gallery, limit, top_k) for a in analyzed]
+        negatives = services.negative_index(conn)
+        matches, refused = [], []
+        for a in analyzed:
+            match, was_refused = with_negatives(
+                identify(a.embedding, release, gallery, limit, top_k), a.embedding, negatives, limit
+            )
+            matches.append(match)
+            refused.append(was_refused)
         people = {c.person_id for m in matches for c in m.candidates}
         names = names_of(conn, people)
     version = release.version if release else None
     min_quality = services.settings.min_match_quality
     faces = [
-        _face_json(a, q, m, names, min_quality)
-        for a, q, m in zip(analyzed, qualities, matches, strict=True)
+        _face_json(a, q, m, names, min_quality, r)
+        for a, q, m, r in zip(analyzed, qualities, matches, refused, strict=True)
     ]
     if sighting is not None and faces:
         location = sighting.location or (camera["location"] if camera else None)
@@ -148,26 +161,43 @@ def _store(
     analyzed: list[AnalyzedFace],
     faces: list[dict[str, Any]],
 ) -> list[int]:
+    """Store one event per face; an unknown face of sufficient quality joins an unknown
+    group (api/unknowns/assign.py) in the same transaction."""
     captured_at = sighting.captured_at or utcnow()
-    events = [
-        NewEvent(
-            captured_at=captured_at,
-            camera_id=sighting.camera_id,
-            location=location,
-            person_id=face["person_id"],
-            confidence=face["confidence"],
-            similarity=face["similarity"],
-            box=tuple(face["box"].values()),
-            model_version=version,
-            quality=face["quality"],
-        )
+    settings = services.settings
+    eligible = [
+        face["person_id"] is None and face["quality"] >= settings.min_match_quality
         for face in faces
     ]
     embedder = services.analyzer.embedder.name
     crops = [NewSightingFace(face_jpeg(a.crop), embedder, a.embedding) for a in analyzed]
     with timed("store"), services.engine.begin() as conn:
+        unknown_ids = assign_unknowns(
+            conn,
+            services.sightings,
+            [a.embedding for a in analyzed],
+            eligible,
+            settings.unknown_group_similarity,
+        )
+        events = [
+            NewEvent(
+                captured_at=captured_at,
+                camera_id=sighting.camera_id,
+                location=location,
+                person_id=face["person_id"],
+                confidence=face["confidence"],
+                similarity=face["similarity"],
+                box=tuple(face["box"].values()),
+                model_version=version,
+                quality=face["quality"],
+                unknown_id=unknown_id,
+            )
+            for face, unknown_id in zip(faces, unknown_ids, strict=True)
+        ]
         event_ids = record_sightings(conn, events, crops)
         enqueue_alerts(conn, event_ids)  # the alerts' outbox, in the sightings' transaction
+    for face, unknown_id in zip(faces, unknown_ids, strict=True):
+        face["unknown_id"] = unknown_id
     return event_ids
 
 

@@ -14,6 +14,7 @@ from api.db import events as events_db
 from api.db.sightings import face_jpeg
 from api.errors import ApiError, not_found
 from api.recognition.pipeline import box_json, largest_face, quality_json
+from api.routes.corrections import corrections_json
 from api.routes.events import event_json
 from api.routes.inputs import (
     form_float_or_400,
@@ -47,12 +48,13 @@ class Event(Resource):
     @ns.response(404, "No such event")
     @requires(RECOGNIZE)
     def get(self, event_id: int):
-        """One sighting, as listed by /events."""
+        """One sighting, as listed by /events, with its corrections (oldest first)."""
         with services().engine.connect() as conn:
             event = events_db.get_event(conn, event_id)
-        if event is None:
-            raise not_found("event", event_id)
-        return event_json(event)
+            if event is None:
+                raise not_found("event", event_id)
+            corrections = corrections_json(conn, event_id)
+        return {**event_json(event), "corrections": corrections}
 
 
 @ns.route("/events/<int:event_id>/face")

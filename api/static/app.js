@@ -10,8 +10,9 @@ import * as live from "./live.js";
 import * as model from "./model.js";
 import * as people from "./people.js";
 import * as search from "./search.js";
+import * as unknowns from "./unknowns.js";
 
-const VIEWS = { people, live, history, search, cameras, model, alerts };
+const VIEWS = { people, live, history, search, unknowns, cameras, model, alerts };
 const POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
 let current = null; // the view module shown

@@ -5,6 +5,7 @@ import { call, enc } from "./api.js";
 import { hourlyChart } from "./chart.js";
 import { everyone, loadDirectory, nameOf, onDirectoryChange } from "./directory.js";
 import { clear, formatDay, formatHour, formatShortDay, formatTime, h, percent, timeElement } from "./dom.js";
+import { sightingActions } from "./corrections.js";
 import { facePair } from "./faces.js";
 
 const TIMELINE_LIMIT = 200;
@@ -63,6 +64,10 @@ function timeline(events) {
             h("span", { class: "camera", text: event.camera_id }),
             event.location ? h("span", { class: "location", text: event.location }) : null,
             h("span", { class: "score", text: percent(event.similarity) }),
+            sightingActions(event, () => {
+              timelineShown = "";
+              showPerson();
+            }),
           ),
         ),
       ),

@@ -4,6 +4,7 @@
 import { call } from "./api.js";
 import { knows, loadDirectory, nameOf } from "./directory.js";
 import { formatDateTime, formatTime, h, percent, timeElement } from "./dom.js";
+import { sightingActions } from "./corrections.js";
 import { facePair } from "./faces.js";
 
 const FETCH = 30;
@@ -22,7 +23,7 @@ function scoreText(event) {
 function eventItem(event) {
   const known = event.person_id !== null;
   const where = [event.camera_id, event.location].filter(Boolean).join(" · ");
-  return h(
+  const item = h(
     "li",
     { class: `event ${known ? "known" : "unknown"}`, dataset: { eventId: event.event_id, capturedAt: event.captured_at } },
     facePair(event, known ? nameOf(event.person_id) : ""),
@@ -30,7 +31,9 @@ function eventItem(event) {
     h("span", { class: "where", text: where }),
     timeElement(event.captured_at, formatDateTime),
     h("span", { class: "score", text: scoreText(event) }),
+    sightingActions(event, (corrected) => item.replaceWith(eventItem(corrected))),
   );
+  return item;
 }
 
 /** Inserts by capture time (an edge may deliver a spooled, older sighting late). */

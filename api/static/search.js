@@ -4,6 +4,7 @@
 import { call } from "./api.js";
 import { knows, loadDirectory, nameOf } from "./directory.js";
 import { formatDateTime, h, percent, timeElement } from "./dom.js";
+import { sightingActions } from "./corrections.js";
 import { facePair } from "./faces.js";
 
 const LIMIT = 100;
@@ -20,7 +21,7 @@ function hitItem(hit) {
   const known = hit.person_id !== null;
   const name = known ? nameOf(hit.person_id) : "";
   const where = [hit.camera_id, hit.location].filter(Boolean).join(" · ");
-  return h(
+  const item = h(
     "li",
     { class: `event ${known ? "known" : "unknown"}`, dataset: { eventId: hit.event_id } },
     facePair({ ...hit, has_face: hit.has_face !== false }, name),
@@ -28,7 +29,9 @@ function hitItem(hit) {
     h("span", { class: "where", text: where }),
     timeElement(hit.captured_at, formatDateTime),
     h("span", { class: "score", text: `similarity ${percent(hit.similarity)}` }),
+    sightingActions(hit, (corrected) => item.replaceWith(hitItem({ ...hit, person_id: corrected.person_id }))),
   );
+  return item;
 }
 
 function render() {

@@ -66,7 +66,15 @@ def test_the_declarations_are_the_intended_ones(app: Flask) -> None:
         if rule.startswith(("/api/v1/keys", "/api/v1/alerts")) or (
             method in {"POST", "PUT", "PATCH", "DELETE"}
             and rule.startswith(
-                ("/api/v1/people", "/api/v1/training", "/api/v1/cameras", "/dataset", "/model")
+                (
+                    "/api/v1/people",
+                    "/api/v1/training",
+                    "/api/v1/cameras",
+                    "/api/v1/unknowns",
+                    "/api/v1/events",  # corrections
+                    "/dataset",
+                    "/model",
+                )
             )
         ):
             assert access.scope == ADMIN, where

@@ -1,0 +1,1 @@
+"""Operators' corrections of sightings, and what the matcher learns from them (issue 14)."""

@@ -1,0 +1,1 @@
+"""Unknown people: sightings nobody was recognised in, grouped by face (issue 14)."""
