@@ -5,9 +5,10 @@ recognise, every replica serving the new release, and a pod deleted under traffi
 How the manifests are adapted for podman, and why: tests/deploy/podman_cluster.py.
 
 Needs root and podman (kubernetes-deployment-azure/scripts/prepare-podman-host.sh);
-skipped with that reason elsewhere (a failure under CI=true). A fresh machine spends most of its time building the
-image's model stage; reruns reuse podman's layer cache. Measurements (image size, cold
-start, memory per worker) go to tests/artifacts/deploy-measurements.json.
+skipped with that reason elsewhere (a failure under CI=true). A fresh machine spends most
+of its time building the image's model stage; reruns reuse podman's layer cache.
+Measurements (image size, cold start, memory per worker) go to
+tests/artifacts/deploy-measurements.json.
 """
 
 from __future__ import annotations
