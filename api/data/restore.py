@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.data.archive import EXCLUDED, ArchiveError, ArchiveReader
 from api.data.progress import progress_bar
-from api.db.engine import erase_deleted_data
+from api.db.erasure import erase_deleted_data
 from api.db.migrations import (
     current_revision,
     head_revision,

@@ -26,15 +26,6 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry
     cursor.close()
 
 
-def erase_deleted_data(engine: Engine) -> None:
-    """After deleting biometric data: on SQLite, fold the write-ahead log (which still
-    holds the old pages) into the zeroed database file and truncate it. MariaDB frees the
-    rows but does not wipe disk pages; the README says so."""
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
 def create_db_engine(url: str, timeout_seconds: float = 3.0) -> Engine:
     """An engine whose connections fail fast (database down -> 503, not a hung worker)."""
     if url.startswith("sqlite"):

@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import leases
-from api.db.engine import erase_deleted_data, utcnow
+from api.db.engine import utcnow
+from api.db.erasure import erase_deleted_data
 from api.retention.purge import (
     EVENTS,
     KINDS,
