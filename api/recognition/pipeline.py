@@ -20,6 +20,7 @@ from api.imaging import decode_image
 from api.recognition.matcher import Identification, identify
 from api.services import Services
 from api.vision import Face
+from api.vision.choice import primary_face
 
 
 @dataclass(frozen=True)
@@ -101,23 +102,24 @@ def recognize_image(
     }
 
 
-def _largest_face_embedding(services: Services, data: bytes, field: str) -> np.ndarray:
+def _primary_face_embedding(services: Services, data: bytes, field: str) -> np.ndarray:
     try:
         decoded = decode_image(data, services.settings.max_image_pixels)
     except ApiError as error:
         raise ApiError(error.status, error.code, f"{field}: {error.message}") from None
-    faces = services.analyzer.detect(decoded.rgb)
-    if not faces:
+    face = primary_face(services.analyzer.detect(decoded.rgb), decoded.width, decoded.height)
+    if face is None:
         raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
-    return services.analyzer.embed_faces(decoded.rgb, faces[:1])[0].embedding
+    return services.analyzer.embed_faces(decoded.rgb, [face])[0].embedding
 
 
 def verify_images(
     services: Services, image_a: bytes, image_b: bytes, threshold: float | None
 ) -> dict[str, Any]:
-    """1:1 — the largest face of each image; same person when similarity >= threshold."""
-    first = _largest_face_embedding(services, image_a, "image_a")
-    second = _largest_face_embedding(services, image_b, "image_b")
+    """1:1 — the subject of each image (api/vision/choice.py: large and central); same
+    person when similarity >= threshold."""
+    first = _primary_face_embedding(services, image_a, "image_a")
+    second = _primary_face_embedding(services, image_b, "image_b")
     similarity = float(np.clip(first @ second, -1.0, 1.0))
     limit = services.verify_threshold if threshold is None else threshold
     return {

@@ -27,13 +27,19 @@ import numpy as np
 
 from api.vision.mtcnn import Face
 
-MARGIN = 0.2  # the box grown by 20% of its width and height in total (see above)
+MARGIN = 0.3  # of the box's mean side, added to its width and to its height (see above)
+MIN_ROLL_DEGREES = 0.0
 
 
 def _eye_angle(face: Face) -> float:
     """Angle of the line from the left to the right eye, radians (0: level)."""
     (left_x, left_y), (right_x, right_y) = face.landmarks[0], face.landmarks[1]
     return math.atan2(right_y - left_y, right_x - left_x)
+
+
+def roll_degrees(face: Face) -> float:
+    """How far the eye line is from level, degrees (positive: clockwise in the image)."""
+    return math.degrees(_eye_angle(face))
 
 
 def crop_matrix(face: Face, size: int, margin: float, correct_roll: bool) -> np.ndarray:
@@ -44,8 +50,9 @@ def crop_matrix(face: Face, size: int, margin: float, correct_roll: bool) -> np.
     """
     left, top, right, bottom = face.box
     centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
-    width = max(right - left, 1.0) * (1 + margin)
-    height = max(bottom - top, 1.0) * (1 + margin)
+    box_width, box_height = max(right - left, 1.0), max(bottom - top, 1.0)
+    grow = margin * (box_width + box_height) / 2
+    width, height = box_width + grow, box_height + grow
     angle = _eye_angle(face) if correct_roll else 0.0
     cos, sin = math.cos(angle), math.sin(angle)
     rotate = np.array([[cos, sin, 0.0], [-sin, cos, 0.0], [0.0, 0.0, 1.0]])
@@ -60,9 +67,14 @@ def align_face(
     size: int = 160,
     *,
     margin: float = MARGIN,
-    correct_roll: bool = True,
+    min_roll_degrees: float = MIN_ROLL_DEGREES,
 ) -> np.ndarray:
-    """(size, size, 3) uint8 RGB crop of `face`; parts beyond the image repeat its border."""
+    """(size, size, 3) uint8 RGB crop of `face`; parts beyond the image repeat its border.
+
+    The eyes are levelled only when they are at least `min_roll_degrees` off level
+    (0: always; math.inf: never).
+    """
+    correct_roll = abs(roll_degrees(face)) >= min_roll_degrees
     matrix = crop_matrix(face, size, margin, correct_roll)
     return cv2.warpAffine(
         rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

@@ -40,9 +40,11 @@ class Embedder:
         session: ort.InferenceSession,
         preprocess: Preprocess,
         verify_threshold: float,
+        mean: np.ndarray | None = None,
     ) -> None:
         self.name = name
         self.verify_threshold = verify_threshold
+        self.mean = mean
         self._session = session
         self._preprocess = preprocess
         self._input = session.get_inputs()[0].name
@@ -70,12 +72,32 @@ class Embedder:
         vectors = l2_normalise(self._session.run([self._output], {self._input: batch})[0])
         if flip:
             vectors = l2_normalise(vectors[:count] + vectors[count:])
+        if self.mean is not None:
+            vectors = l2_normalise(vectors - self.mean)
         return vectors
 
 
-def load_embedder(name: str, store: ModelStore, intra_op_threads: int | None = None) -> Embedder:
-    """The embedder `name` (one of EMBEDDER_NAMES) from the verified model store."""
+def mean_embedding(store: ModelStore, name: str) -> np.ndarray:
+    """The mean embedding models/reference.py recorded for `name`'s current weights."""
+    entry = store.entry(name)
+    mean = entry.extra.get("mean_embedding")
+    if not mean or mean.get("model_sha256") != entry.sha256:
+        state = "is stale (the weights were rebuilt)" if mean else "is missing"
+        raise ModelError(
+            f"the mean embedding of {name} in {store.root}/MANIFEST.json {state}; "
+            "run `make models`"
+        )
+    return np.asarray(mean["vector"], dtype=np.float32)
+
+
+def load_embedder(
+    name: str, store: ModelStore, intra_op_threads: int | None = None, *, centred: bool = True
+) -> Embedder:
+    """The embedder `name` (one of EMBEDDER_NAMES) from the verified model store; its
+    vectors centred on the build's mean embedding unless `centred` is False (the raw
+    vectors that mean is computed from)."""
     if name not in EMBEDDER_NAMES:
         raise ModelError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")
     session = store.session(name, intra_op_threads)
-    return Embedder(name, session, PREPROCESSING[name][0], VERIFY_THRESHOLDS[name])
+    mean = mean_embedding(store, name) if centred else None
+    return Embedder(name, session, PREPROCESSING[name][0], VERIFY_THRESHOLDS[name], mean)
