@@ -51,11 +51,12 @@ class Embedder:
         self._output = session.get_outputs()[0].name
         self.dim = int(session.get_outputs()[0].shape[1])
 
-    def embed(self, faces: np.ndarray, flip: bool = False) -> np.ndarray:
+    def embed(self, faces: np.ndarray, flip: bool = False, *, centred: bool = True) -> np.ndarray:
         """(N, 160, 160, 3) uint8 RGB -> (N, dim) float32 unit vectors, in one ORT run.
 
         `flip` also embeds the mirrored faces and averages (test-time augmentation):
-        twice the compute for a steadier vector.
+        twice the embedding compute for a steadier vector. `centred=False` skips the
+        mean subtraction (the raw vectors the build's mean is computed from).
         """
         if faces.ndim != 4 or faces.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
             raise ValueError(
@@ -72,9 +73,12 @@ class Embedder:
         vectors = l2_normalise(self._session.run([self._output], {self._input: batch})[0])
         if flip:
             vectors = l2_normalise(vectors[:count] + vectors[count:])
-        if self.mean is not None:
-            vectors = l2_normalise(vectors - self.mean)
-        return vectors
+        return self.centre(vectors) if centred else vectors
+
+    def centre(self, vectors: np.ndarray) -> np.ndarray:
+        """Raw unit vectors moved off the build's mean embedding, re-normalised (unchanged
+        for an embedder loaded with `centred=False`)."""
+        return vectors if self.mean is None else l2_normalise(vectors - self.mean)
 
 
 def mean_embedding(store: ModelStore, name: str) -> np.ndarray:
@@ -84,8 +88,7 @@ def mean_embedding(store: ModelStore, name: str) -> np.ndarray:
     if not mean or mean.get("model_sha256") != entry.sha256:
         state = "is stale (the weights were rebuilt)" if mean else "is missing"
         raise ModelError(
-            f"the mean embedding of {name} in {store.root}/MANIFEST.json {state}; "
-            "run `make models`"
+            f"the mean embedding of {name} in {store.root}/MANIFEST.json {state}; run `make models`"
         )
     return np.asarray(mean["vector"], dtype=np.float32)
 
