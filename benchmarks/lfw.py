@@ -116,12 +116,16 @@ def aligned_crops(
 
 
 def embed_batched(
-    embedder: Embedder, crops: Sequence[np.ndarray] | np.ndarray, *, centred: bool = True
+    embedder: Embedder,
+    crops: Sequence[np.ndarray] | np.ndarray,
+    *,
+    flip: bool = False,
+    centred: bool = True,
 ) -> np.ndarray:
     """Unit vectors of `crops` (aligned faces, or an array of them), BATCH faces a run."""
     return np.concatenate(
         [
-            embedder.embed(np.stack(crops[i : i + BATCH]), centred=centred)
+            embedder.embed(np.stack(crops[i : i + BATCH]), flip=flip, centred=centred)
             for i in range(0, len(crops), BATCH)
         ]
     )

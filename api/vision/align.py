@@ -1,21 +1,18 @@
 """Cutting the face an embedder sees out of the image.
 
-Sandberg's FaceNet models were trained on MTCNN box crops with a margin, stretched to
-the network's input, NOT on faces warped onto a landmark template. So the crop here is
-the MTCNN box grown by MARGIN (a fraction of its width and height, split over both
-sides) and stretched to size x size, as in training, after rotating about the box
-centre so that the eyes are level (roll correction).
+Sandberg's FaceNet models were trained, and evaluated on LFW by their author, on MTCNN
+box crops with a margin, stretched to the network's input, NOT on faces warped onto a
+landmark template: `align_dataset_mtcnn.py --margin 32` grows the box by 32 pixels in
+total on LFW's 250x250 images. The crop here is that recipe made independent of the
+image's scale: the box grows by MARGIN of its mean side on both axes (32 px on the
+median LFW box, 110 px), and is stretched to size x size.
 
-Measured on LFW View 1 DevTest (1,000 pairs, accuracy at the best threshold, no flip):
-- margin (plain crop): facenet128 0.991 / 0.989 / 0.986 at 0.2 / 0.3 / 0.4;
-  facenet512 0.986 / 0.984 at 0.2 / 0.3. 0.2 also matches the training crops (box
-  grown by 44 px to 182, centre 160: ~0.16-0.2 of the box).
-- roll correction (margin 0.3): on LFW as it is, no difference (facenet128 0.989 plain
-  vs 0.990 corrected, facenet512 0.984 vs 0.983: deep-funneled LFW is already upright);
-  on the same images each rotated by a fixed random angle in +-25 degrees, as tilted
-  heads under a ceiling camera are, facenet128 0.979 plain vs 0.988 corrected,
-  facenet512 0.984 vs 0.985. It helps where heads tilt and costs nothing elsewhere,
-  so it is on by default.
+The crop before issue 16 grew the box by a fraction of its own width and of its own
+height (a taller margin on a tall box) and always levelled the eyes. Both cost LFW
+accuracy; levelling helps only heads that are really tilted (a ceiling camera's), so it
+applies only when the eyes are at least MIN_ROLL_DEGREES off level. Each choice is
+measured, one at a time, by benchmarks/lfw_recipe.py on LFW DevTrain and on DevTrain
+rotated by +-25 degrees (results/lfw_recipe.json, REPORT.md).
 """
 
 from __future__ import annotations
