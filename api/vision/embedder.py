@@ -2,8 +2,11 @@
 
 Two weight sets (models/build.py): `facenet128` (20170512-110547, MS-Celeb-1M, the
 original framework's) and `facenet512` (20180408-102900, CASIA-WebFace). Each needs its
-own input scaling (models/preprocessing.py); both outputs are L2-normalised here, so
-distances are comparable across calls and models.
+own input scaling (models/preprocessing.py). Outputs are L2-normalised, optionally
+averaged with the mirrored face's, then centred: the build's mean embedding
+(models/reference.py) is subtracted and the result re-normalised, which spreads faces
+apart on the sphere (benchmarks/lfw_recipe.py measures the gain). Distances are
+comparable across calls of one embedder, never across embedders.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ INPUT_SIZE = 160
 EMBEDDER_NAMES: tuple[str, ...] = ("facenet128", "facenet512")
 
 # L2 distance between unit embeddings below which two faces are the same person: the
-# accuracy-maximising threshold on LFW View 1 DevTest (pairsDevTest.txt, 500 same + 500
-# different pairs; MTCNN + align_face defaults; flip off), as printed by
-# tests/vision/test_embedder.py: facenet128 0.992 at 1.046, facenet512 0.984 at 1.137.
-# With flip on: 0.991 at 1.020 and 0.985 at 1.116 (no gain on LFW; optimum ~0.02 lower).
+# accuracy-maximising threshold of the shipped pipeline (subject face, align_face, flip as
+# FLIP_AUGMENTATION's default, centred) on LFW View 1 DevTrain (2,200 pairs), as fitted
+# by benchmarks/lfw_recipe.py ("thresholds" in results/lfw_recipe.json). DevTest, which
+# it was not fitted on, checks it (tests/vision/test_embedder.py).
 VERIFY_THRESHOLDS: dict[str, float] = {"facenet128": 1.05, "facenet512": 1.14}
 
 
