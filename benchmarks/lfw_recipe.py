@@ -145,6 +145,14 @@ def cached(path: Path, compute: Callable[[], T]) -> T:
     return value
 
 
+def save_merged(path: Path, store: dict[Any, Any]) -> dict[Any, Any]:
+    """Save `store` with whatever another run added to the file since it was read (runs
+    filling the same cache in parallel then lose nothing but a rare race)."""
+    merged = {**cached(path, dict), **store}
+    save(path, merged)
+    return merged
+
+
 def save(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -286,7 +294,7 @@ def face_vectors(
                 crops = np.ascontiguousarray(crops[:, :, ::-1])
             for (name, index, _), vector in zip(chunk, embedder.embed(crops), strict=True):
                 store[(name, index)] = vector
-        save(path, store)  # a killed run keeps what it embedded
+        store = save_merged(path, store)  # a killed run keeps what it embedded
     if todo:
         log.info("%s: %d faces in %.0f s", path.name, len(todo), time.perf_counter() - started)
     return {name: store[(name, index)] for name, (index, _) in wanted.items()}
