@@ -86,7 +86,7 @@ FOLDS = 10
 FAR_TARGET = 1e-3
 ROLL_RANGE_DEGREES = 25.0
 BATCH = 32  # faces per embedder run
-SAVE_EVERY = 512  # faces embedded between two saves of the cache
+SAVE_EVERY = 128  # faces embedded between two saves of the cache
 T = TypeVar("T")
 
 
@@ -269,6 +269,10 @@ class Recipe:
 FaceKey = tuple[str, int]  # image name, index of the face in detections()
 
 
+class NotCachedError(LookupError):
+    """--cached-only: a row needs faces that no run has embedded yet."""
+
+
 def face_vectors(
     lfw_set: LfwSet,
     embedder: Embedder,
@@ -277,18 +281,24 @@ def face_vectors(
     wanted: dict[str, tuple[int, Face]],
     *,
     mirrored: bool = False,
+    cached_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """Raw unit vectors {image name: vector} of the wanted face of each image, cut out by
-    `crop` (mirrored if asked); faces embedded before under the same keys are not redone."""
+    `crop` (mirrored if asked); faces embedded before under the same keys are not redone
+    (with `cached_only`, NotCachedError is raised instead of embedding any)."""
     path = CACHE / f"vectors-{lfw_set.name}-{embedder.name}-{crop_key}{'-mirror' * mirrored}.pkl"
     store: dict[FaceKey, np.ndarray] = cached(path, dict)
     todo = [
         (name, index, face) for name, (index, face) in wanted.items() if (name, index) not in store
     ]
+    if todo and cached_only:
+        raise NotCachedError(f"{path.name}: {len(todo)} faces not embedded yet")
     started = time.perf_counter()
     for start in range(0, len(todo), SAVE_EVERY):
-        for chunk_start in range(start, min(start + SAVE_EVERY, len(todo)), BATCH):
-            chunk = todo[chunk_start : min(chunk_start + BATCH, start + SAVE_EVERY)]
+        store = {**cached(path, dict), **store}  # what parallel runs saved meanwhile
+        block = [item for item in todo[start : start + SAVE_EVERY] if item[:2] not in store]
+        for chunk_start in range(0, len(block), BATCH):
+            chunk = block[chunk_start : chunk_start + BATCH]
             crops = np.stack([crop(lfw_set.rgb(name), face) for name, _, face in chunk])
             if mirrored:
                 crops = np.ascontiguousarray(crops[:, :, ::-1])
@@ -346,7 +356,8 @@ def score_distances(pairs: list[Pair], distances: np.ndarray) -> dict[str, Any]:
 class Lab:
     """The models, detections and cached vectors the experiments share."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, cached_only: bool = False) -> None:
+        self.cached_only = cached_only
         self.store = ModelStore()
         self.detector = MtcnnDetector(self.store, intra_op_threads=threads)
         self.threads = threads
@@ -378,9 +389,11 @@ class Lab:
             if not subset:
                 continue
             key, crop = recipe.crop_for(levelled)
-            plain = face_vectors(lfw_set, model, key, crop, subset)
+            plain = face_vectors(lfw_set, model, key, crop, subset, cached_only=self.cached_only)
             if recipe.flip:
-                mirror = face_vectors(lfw_set, model, key, crop, subset, mirrored=True)
+                mirror = face_vectors(
+                    lfw_set, model, key, crop, subset, mirrored=True, cached_only=self.cached_only
+                )
                 plain = flip_average(plain, mirror)
             vectors.update(plain)
         if recipe.mean:
@@ -388,18 +401,30 @@ class Lab:
         return vectors
 
     def reference_mean(self, embedder: str, recipe: Recipe) -> np.ndarray:
-        """models/reference.py's mean embedding, with this recipe's crop."""
+        """models/reference.py's mean embedding, with this recipe's crop style and margin
+        (and the shipped roll threshold: the sweep's rows share one mean)."""
+        recipe = replace(recipe, min_roll_degrees=MIN_ROLL_DEGREES, pick=primary_face)
 
-        def compute() -> np.ndarray:
-            crops = []
+        def faces() -> list[tuple[np.ndarray, Face]]:
+            found = []
             for rgb in reference_images():
                 face = primary_face(self.detector.detect(rgb), rgb.shape[1], rgb.shape[0])
                 if face is not None:
-                    levelled = abs(roll_degrees(face)) >= recipe.min_roll_degrees
-                    crops.append(recipe.crop_for(levelled)[1](rgb, face))
-            faces = np.stack(crops)
+                    found.append((rgb, face))
+            return found
+
+        def compute() -> np.ndarray:
+            reference = cached(CACHE / "detections-reference.pkl", faces)
+            crops = np.stack(
+                [
+                    recipe.crop_for(abs(roll_degrees(face)) >= recipe.min_roll_degrees)[1](
+                        rgb, face
+                    )
+                    for rgb, face in reference
+                ]
+            )
             model = self.embedder(embedder)
-            raw = np.concatenate([model.embed(faces), model.embed(faces[:, :, ::-1].copy())])
+            raw = np.concatenate([model.embed(crops), model.embed(crops[:, :, ::-1].copy())])
             return mean_embedding(raw)
 
         return cached(CACHE / f"mean-{embedder}-{recipe.key()}.pkl", compute)
@@ -526,16 +551,6 @@ def confirmations(embedder: str) -> list[tuple[str, Recipe]]:
         ("shipped", SHIPPED),
         (f"shipped with flip {other}", replace(SHIPPED, flip=not SHIPPED.flip)),
     ]
-
-
-def roll_sweep(lab: Lab) -> list[dict[str, Any]]:
-    """Upright and rotated DevTrain at each roll threshold (facenet128, centred, no flip)."""
-    rows = []
-    for lfw_set in (DEV_TRAIN, DEV_TRAIN_ROTATED):
-        for degrees in ROLL_SWEEP:
-            recipe = Recipe("side", MARGIN, degrees, mean=True)
-            rows.append(lab.row(lfw_set, "facenet128", f"level beyond {degrees:g} degrees", recipe))
-    return rows
 
 
 def cost_per_face(lab: Lab, embedder: str, images: int = 40) -> dict[str, float]:
@@ -747,28 +762,61 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     parser.add_argument("--embedders", nargs="+", choices=EMBEDDER_NAMES, default=EMBEDDER_NAMES)
     parser.add_argument("--skip-api", action="store_true", help="leave out the /verify runs")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="only rows whose faces are all embedded"
+    )
     parser.add_argument("--api-pairs", type=int, default=0, help="/verify on so many (0: all)")
     parser.add_argument(
         "--api-embedders", nargs="+", choices=EMBEDDER_NAMES, default=EMBEDDER_NAMES
     )
     args = parser.parse_args()
     load_before = load_average()
-    lab = Lab(args.threads)
-    cause_rows = [
-        lab.row(DEV_TRAIN, embedder, label, recipe)
-        for embedder in args.embedders
-        for label, recipe in causes(embedder)
-    ]
-    roll_rows = roll_sweep(lab) if "facenet128" in args.embedders else []
-    confirm_rows = [
-        lab.row(DEV_TEST, embedder, label, recipe)
-        for embedder in args.embedders
-        for label, recipe in confirmations(embedder)
-    ]
+    lab = Lab(args.threads, cached_only=args.cached_only)
+    not_measured: list[str] = []
+
+    def attempt(make: Callable[[], T]) -> T | None:
+        try:
+            return make()
+        except NotCachedError as error:
+            not_measured.append(str(error))
+            return None
+
+    def rows(lfw_set: LfwSet, plan: list[tuple[str, str, Recipe]]) -> list[dict[str, Any]]:
+        made = [
+            attempt(lambda e=e, label=label, r=r: lab.row(lfw_set, e, label, r))
+            for e, label, r in plan
+        ]
+        return [row for row in made if row is not None]
+
+    cause_rows = rows(DEV_TRAIN, [(e, label, r) for e in args.embedders for label, r in causes(e)])
+    roll_rows = (
+        [
+            row
+            for lfw_set in (DEV_TRAIN, DEV_TRAIN_ROTATED)
+            for row in rows(
+                lfw_set,
+                [
+                    (
+                        "facenet128",
+                        f"level beyond {t:g} degrees",
+                        Recipe("side", MARGIN, t, mean=True),
+                    )
+                    for t in ROLL_SWEEP
+                ],
+            )
+        ]
+        if "facenet128" in args.embedders
+        else []
+    )
+    confirm_rows = rows(
+        DEV_TEST, [(e, label, r) for e in args.embedders for label, r in confirmations(e)]
+    )
+    flips = {e: (False, True) if e == "facenet128" else (SHIPPED.flip,) for e in args.embedders}
     thresholds = [
-        derived_thresholds(lab, embedder, flip)
-        for embedder in args.embedders
-        for flip in ((False, True) if embedder == "facenet128" else (SHIPPED.flip,))
+        t
+        for e in args.embedders
+        for flip in flips[e]
+        if (t := attempt(lambda e=e, flip=flip: derived_thresholds(lab, e, flip))) is not None
     ]
     api_rows = []
     if not args.skip_api:
@@ -790,6 +838,7 @@ def main() -> None:
             "api": api_rows,
             "thresholds": thresholds,
             "cost": costs,
+            "not_measured": not_measured,
             "markdown": table,
         },
     )
