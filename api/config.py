@@ -34,6 +34,7 @@ class Settings:
     min_face_size: int = 20
     recognize_threshold: float | None = None
     flip_augmentation: bool = False
+    centre_embeddings: bool = False
     keep_releases: int = 5
     delete_events_with_person: bool = True
     db_timeout_seconds: float = 3.0

@@ -103,7 +103,9 @@ def load_services(settings: Settings, engine: Engine) -> Services:
     store = ModelStore(settings.face_models_dir)
     threads = settings.ort_intra_op_threads
     detector = MtcnnDetector(store, min_face_size=settings.min_face_size, intra_op_threads=threads)
-    embedder = load_embedder(settings.embedder, store, intra_op_threads=threads)
+    embedder = load_embedder(
+        settings.embedder, store, intra_op_threads=threads, centred=settings.centre_embeddings
+    )
     analyzer = FaceAnalyzer(detector, embedder, flip=settings.flip_augmentation)
     settings.model_dir.mkdir(parents=True, exist_ok=True)
     svc = Services(

@@ -3,7 +3,7 @@
 The classifier of the live release ranks the people it was trained on (deleted ones
 masked out); the gallery ranks people enrolled since. The winner is the one whose own
 enrolled faces are most similar to the probe, and it is accepted only when that cosine
-similarity reaches the threshold (fitted per embedder on LFW DevTrain, overridable).
+similarity reaches the threshold (calibrated per embedder on LFW, overridable).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from api.recognition.release import Release
 
 # Cosine similarity a face must reach to be named (open-set identification). Stricter
 # than the 1:1 verification threshold: with N enrolled people a stranger gets N chances
-# to look like someone. Fitted per embedder on LFW View 1 DevTrain with the shipped
-# pipeline as the similarity only 1 in 1,000 impostor pairs reaches
-# (benchmarks/lfw_recipe.py, "thresholds"); what it names and refuses is measured by
-# benchmarks/open_set_identification.py (REPORT.md).
+# to look like someone. Chosen with benchmarks/open_set_identification.py (20 LFW people
+# enrolled, unseen probes, strangers; its figures are in REPORT.md). On LFW DevTrain the
+# similarity only 1 in 1,000 impostor pairs reaches is lower (benchmarks/lfw_recipe.py,
+# "identify_similarity"): this one errs towards refusing.
 IDENTIFY_THRESHOLDS: dict[str, float] = {"facenet128": 0.55, "facenet512": 0.55}
 
 

@@ -1,18 +1,16 @@
 """Cutting the face an embedder sees out of the image.
 
-Sandberg's FaceNet models were trained, and evaluated on LFW by their author, on MTCNN
-box crops with a margin, stretched to the network's input, NOT on faces warped onto a
-landmark template: `align_dataset_mtcnn.py --margin 32` grows the box by 32 pixels in
-total on LFW's 250x250 images. The crop here is that recipe made independent of the
-image's scale: the box grows by MARGIN of its mean side on both axes (32 px on the
-median LFW box, 110 px), and is stretched to size x size.
+Sandberg's FaceNet models were trained on MTCNN box crops with a margin, stretched to
+the network's input, NOT on faces warped onto a landmark template. So the crop here is
+the MTCNN box grown by MARGIN (a fraction of its width and height, split over both
+sides) and stretched to size x size, after rotating about the box centre so that the
+eyes are level (roll correction) when they are at least `min_roll_degrees` off.
 
-The crop before issue 16 grew the box by a fraction of its own width and of its own
-height (a taller margin on a tall box) and always levelled the eyes. Both cost LFW
-accuracy; levelling helps only heads that are really tilted (a ceiling camera's), so it
-applies only when the eyes are at least MIN_ROLL_DEGREES off level. Each choice is
-measured, one at a time, by benchmarks/lfw_recipe.py on LFW DevTrain and on DevTrain
-rotated by +-25 degrees (results/lfw_recipe.json, REPORT.md).
+benchmarks/lfw_recipe.py measures alternatives one at a time on LFW DevTrain and on
+DevTrain rotated by +-25 degrees (results/lfw_recipe.json): a margin of the box's mean
+side on both axes (the author's 32 px, scale-free) and levelling only beyond a few
+degrees helped facenet128 but, on the part of DevTrain measured in time, cost
+facenet512 (issue 16), so the defaults stay until both are measured in full.
 """
 
 from __future__ import annotations
@@ -24,8 +22,8 @@ import numpy as np
 
 from api.vision.mtcnn import Face
 
-MARGIN = 0.3  # of the box's mean side, added to its width and to its height (see above)
-MIN_ROLL_DEGREES = 8.0  # LFW's upright faces: 9 in 10 within 4 degrees (see above)
+MARGIN = 0.2  # the box grown by 20% of its width and height in total (see above)
+MIN_ROLL_DEGREES = 0.0  # eyes always levelled (see above)
 
 
 def _eye_angle(face: Face) -> float:
@@ -47,9 +45,8 @@ def crop_matrix(face: Face, size: int, margin: float, correct_roll: bool) -> np.
     """
     left, top, right, bottom = face.box
     centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
-    box_width, box_height = max(right - left, 1.0), max(bottom - top, 1.0)
-    grow = margin * (box_width + box_height) / 2
-    width, height = box_width + grow, box_height + grow
+    width = max(right - left, 1.0) * (1 + margin)
+    height = max(bottom - top, 1.0) * (1 + margin)
     angle = _eye_angle(face) if correct_roll else 0.0
     cos, sin = math.cos(angle), math.sin(angle)
     rotate = np.array([[cos, sin, 0.0], [-sin, cos, 0.0], [0.0, 0.0, 1.0]])

@@ -14,9 +14,10 @@ from models.runtime import ModelError, ModelStore
 
 # Ten-fold accuracy on LFW View 1 DevTest (threshold from the other nine folds) of the
 # shipped pipeline, 0.5 points under what benchmarks/lfw_recipe.py measured
-# (results/lfw_recipe.json, "confirm" rows): a regression of the crop, the face choice,
-# flip or centring fails here.
-MIN_LFW_ACCURACY = {"facenet128": 0.99, "facenet512": 0.98}
+# (results/lfw_recipe.json, "confirm" rows; facenet512's was not measured in time, so
+# its floor is 0.5 under the 97.8% results/lfw_view1.json holds): a regression of the
+# crop or the face choice fails here.
+MIN_LFW_ACCURACY = {"facenet128": 0.983, "facenet512": 0.973}
 
 
 @pytest.fixture(scope="module", params=EMBEDDER_NAMES)
