@@ -68,7 +68,7 @@ def test_a_missing_or_stale_mean_is_refused(linked_copy: Path) -> None:
     del manifest["models"]["facenet512"]["extra"]["mean_embedding"]
     path.write_text(json.dumps(manifest), encoding="utf-8")
     store = ModelStore(linked_copy)
-    with pytest.raises(ModelError, match=r"facenet128 .* is stale .* make models"):
+    with pytest.raises(ModelError, match=r"facenet128 .* is stale .*make models"):
         mean_embedding(store, "facenet128")
     with pytest.raises(ModelError, match=r"facenet512 .* is missing"):
         mean_embedding(store, "facenet512")
