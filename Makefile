@@ -41,8 +41,10 @@ $(BUILD_VENV)/.installed: models/requirements-build.txt
 $(MANIFEST):
 	$(MAKE) models
 
-models: $(BUILD_VENV)/.installed
+# models.reference needs the runtime venv (OpenCV and the API's own face pipeline).
+models: $(BUILD_VENV)/.installed $(VENV)/.installed
 	$(BUILD_PY) -m models.build
+	$(PY) -m models.reference
 
 run: $(VENV)/.installed $(MANIFEST)
 	mkdir -p var/models

@@ -144,7 +144,13 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         intra_op_threads=threads,
         crop_max_side=settings.mtcnn_crop_max_side,
     )
-    embedder = load_embedder(settings.embedder, store, threads, settings.embedder_precision)
+    embedder = load_embedder(
+        settings.embedder,
+        store,
+        threads,
+        settings.embedder_precision,
+        centred=settings.centre_embeddings,
+    )
     analyzer = FaceAnalyzer(
         detector,
         embedder,

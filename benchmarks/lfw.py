@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from api.vision import Embedder, Face, MtcnnDetector, align_face
+from api.vision import Embedder, Face, MtcnnDetector, align_face, primary_face
 
 BATCH = 32  # faces per embedder run
 
@@ -89,18 +89,9 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def central_face(detector: MtcnnDetector, rgb: np.ndarray) -> Face | None:
-    """The detected face nearest the image centre (LFW centres its subject), if any."""
-    faces = detector.detect(rgb)
-    if not faces:
-        return None
-    centre = np.array([rgb.shape[1] / 2, rgb.shape[0] / 2])
-
-    def offset(face: Face) -> float:
-        left, top, right, bottom = face.box
-        return float(np.linalg.norm(np.array([(left + right) / 2, (top + bottom) / 2]) - centre))
-
-    return min(faces, key=offset)
+def subject_face(detector: MtcnnDetector, rgb: np.ndarray) -> Face | None:
+    """The face /api/v1/verify takes (api/vision/choice.py: large and central), if any."""
+    return primary_face(detector.detect(rgb), rgb.shape[1], rgb.shape[0])
 
 
 def largest_face(detector: MtcnnDetector, rgb: np.ndarray) -> Face | None:
@@ -113,7 +104,7 @@ def aligned_crops(
     detector: MtcnnDetector,
     pick: Callable[[MtcnnDetector, np.ndarray], Face | None],
 ) -> dict[Path, np.ndarray]:
-    """The aligned crop of the face `pick` chooses in each image (central_face,
+    """The aligned crop of the face `pick` chooses in each image (subject_face,
     largest_face); images where it finds none are absent."""
     crops = {}
     for path in paths:
@@ -124,10 +115,19 @@ def aligned_crops(
     return crops
 
 
-def embed_batched(embedder: Embedder, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+def embed_batched(
+    embedder: Embedder,
+    crops: Sequence[np.ndarray] | np.ndarray,
+    *,
+    flip: bool = False,
+    centred: bool = True,
+) -> np.ndarray:
     """Unit vectors of `crops` (aligned faces, or an array of them), BATCH faces a run."""
     return np.concatenate(
-        [embedder.embed(np.stack(crops[i : i + BATCH])) for i in range(0, len(crops), BATCH)]
+        [
+            embedder.embed(np.stack(crops[i : i + BATCH]), flip=flip, centred=centred)
+            for i in range(0, len(crops), BATCH)
+        ]
     )
 
 

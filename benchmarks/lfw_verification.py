@@ -1,7 +1,7 @@
 """LFW face verification with the API's own vision code: accuracy, ROC, TAR at FAR=1e-3.
 
-Every image goes through what the API runs: MTCNN (the face nearest the centre, as LFW
-centres its subject), align_face, then each FaceNet embedder with and without horizontal
+Every image goes through what /api/v1/verify runs: MTCNN (the subject face, large and
+central, api/vision/choice.py), align_face, then each FaceNet embedder with and without horizontal
 flip test-time augmentation. A pair is "same" when the L2 distance of its unit embeddings
 is below a threshold. Reported per embedder and flip setting:
 - accuracy at the best threshold on the whole file (the single-split View 1 figure);
@@ -37,13 +37,13 @@ from benchmarks.lfw import (
     accuracy_at,
     aligned_crops,
     best_threshold,
-    central_face,
     embed_batched,
     kfold_accuracies,
     pair_distances,
     read_pairs,
     roc_curve,
     split_folds,
+    subject_face,
     tar_at_far,
 )
 from models.runtime import ModelStore
@@ -82,12 +82,13 @@ def select_pairs(pairs: list[Pair], limit: int) -> list[Pair]:
 
 def embed_plain_and_flipped(embedder: Embedder, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(plain, flip-TTA) unit vectors. Flip TTA is the normalised sum of the plain and the
-    mirrored embeddings, exactly what Embedder.embed(flip=True) returns (checked in
-    tests/benchmarks), computed here from the two halves so the plain ones are not
-    embedded twice."""
-    plain = embed_batched(embedder, crops)
-    mirrored = embed_batched(embedder, crops[:, :, ::-1])  # a view: copied a batch at a time
-    return plain, l2_normalise(plain + mirrored)
+    mirrored raw embeddings, centred, exactly what Embedder.embed(flip=True) returns
+    (checked in tests/benchmarks), computed here from the two halves so the plain ones
+    are not embedded twice."""
+    plain = embed_batched(embedder, crops, centred=False)
+    # a view: copied a batch at a time
+    mirrored = embed_batched(embedder, crops[:, :, ::-1], centred=False)
+    return embedder.centre(plain), embedder.centre(l2_normalise(plain + mirrored))
 
 
 def evaluate(
@@ -209,7 +210,7 @@ def main() -> None:
     store = ModelStore()
     started = time.perf_counter()
     detector = MtcnnDetector(store, intra_op_threads=args.threads)
-    crops = aligned_crops((args.lfw_root / name for name in names), detector, central_face)
+    crops = aligned_crops((args.lfw_root / name for name in names), detector, subject_face)
     found = [name for name in names if args.lfw_root / name in crops]
     missed = [name for name in names if args.lfw_root / name not in crops]
     log.info("%d images, %d without a face, %.0f s", len(names), len(missed), _since(started))

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from api.config import Settings
 from api.db.gallery import GallerySnapshot
 from api.recognition.gallery import GalleryIndex
 from api.recognition.matcher import IDENTIFY_THRESHOLDS, identify
@@ -78,8 +79,9 @@ def build_protocol(ident_root: Path, stranger_root: Path, strangers: int) -> Pro
 def embed_all(
     crops: dict[Path, np.ndarray], name: str, store: ModelStore, threads: int
 ) -> dict[Path, np.ndarray]:
+    """Each crop embedded as the API does by default (FLIP_AUGMENTATION, centred)."""
     embedder = load_embedder(name, store, intra_op_threads=threads)
-    vectors = embed_batched(embedder, list(crops.values()))
+    vectors = embed_batched(embedder, list(crops.values()), flip=Settings().flip_augmentation)
     return dict(zip(crops, vectors, strict=True))
 
 

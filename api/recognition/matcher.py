@@ -17,9 +17,10 @@ from api.recognition.release import Release
 
 # Cosine similarity a face must reach to be named (open-set identification). Stricter
 # than the 1:1 verification threshold: with N enrolled people a stranger gets N chances
-# to look like someone. Measured with 20 LFW people enrolled from 5 images each, 266
-# unseen probes and 300 strangers (benchmarks/ repeats it): at 0.55 facenet128 names
-# 98.5% of probes correctly and 2.7% of strangers wrongly; facenet512 96.2% and 1.7%.
+# to look like someone. Chosen with benchmarks/open_set_identification.py (20 LFW people
+# enrolled, unseen probes, strangers; its figures are in REPORT.md). On LFW DevTrain the
+# similarity only 1 in 1,000 impostor pairs reaches is lower (benchmarks/lfw_recipe.py,
+# "identify_similarity"): this one errs towards refusing.
 IDENTIFY_THRESHOLDS: dict[str, float] = {"facenet128": 0.55, "facenet512": 0.55}
 
 

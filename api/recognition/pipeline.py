@@ -29,6 +29,7 @@ from api.sightings.quality import FaceQuality, face_quality
 from api.sightings.record import face_jpeg, record_sightings
 from api.unknowns.assign import assign_unknowns
 from api.vision import Face, align_face
+from api.vision.choice import primary_face
 
 
 @dataclass(frozen=True)
@@ -214,12 +215,25 @@ def largest_face(services: Services, data: bytes, field: str) -> AnalyzedFace:
         return services.analyzer.embed_faces(decoded.rgb, faces[:1])[0]
 
 
+def _primary_face_embedding(services: Services, data: bytes, field: str) -> np.ndarray:
+    with large_image_slot(data):
+        try:
+            decoded = decode_image(data, services.settings.max_image_pixels)
+        except ApiError as error:
+            raise ApiError(error.status, error.code, f"{field}: {error.message}") from None
+        face = primary_face(services.analyzer.detect(decoded.rgb), decoded.width, decoded.height)
+        if face is None:
+            raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
+        return services.analyzer.embed_faces(decoded.rgb, [face])[0].embedding
+
+
 def verify_images(
     services: Services, image_a: bytes, image_b: bytes, threshold: float | None
 ) -> dict[str, Any]:
-    """1:1 — the largest face of each image; same person when similarity >= threshold."""
-    first = largest_face(services, image_a, "image_a").embedding
-    second = largest_face(services, image_b, "image_b").embedding
+    """1:1 — the subject of each image (api/vision/choice.py: large and central); same
+    person when similarity >= threshold."""
+    first = _primary_face_embedding(services, image_a, "image_a")
+    second = _primary_face_embedding(services, image_b, "image_b")
     similarity = float(np.clip(first @ second, -1.0, 1.0))
     limit = services.verify_threshold if threshold is None else threshold
     return {

@@ -5,6 +5,7 @@ from models.runtime.ModelStore.
 """
 
 from api.vision.align import align_face
+from api.vision.choice import primary_face
 from api.vision.embedder import EMBEDDER_NAMES, Embedder, load_embedder
 from api.vision.mtcnn import Face, MtcnnDetector
 
@@ -15,4 +16,5 @@ __all__ = [
     "MtcnnDetector",
     "align_face",
     "load_embedder",
+    "primary_face",
 ]

@@ -11,8 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.vision import EMBEDDER_NAMES, Embedder, Face, MtcnnDetector, align_face, load_embedder
-from benchmarks.lfw import Pair, central_face, read_pairs, read_rgb
+from api.config import Settings
+from api.vision import (
+    EMBEDDER_NAMES,
+    Embedder,
+    Face,
+    MtcnnDetector,
+    align_face,
+    load_embedder,
+    primary_face,
+)
+from benchmarks.lfw import Pair, read_pairs, read_rgb, split_folds
 from models.runtime import ModelStore
 from tests.shared_data import built_models_root, shared_path
 
@@ -43,19 +52,20 @@ def lfw_root() -> Path:
 
 @pytest.fixture(scope="session")
 def lfw_pairs(lfw_root: Path) -> list[Pair]:
-    return read_pairs(lfw_root / "pairsDevTest.txt")
+    """DevTest's pairs dealt into ten folds (benchmarks/lfw.py)."""
+    return split_folds(read_pairs(lfw_root / "pairsDevTest.txt"))
 
 
 @pytest.fixture(scope="session")
 def lfw_faces(
     lfw_root: Path, lfw_pairs: list[Pair], detector: MtcnnDetector
 ) -> dict[str, tuple[np.ndarray, Face | None]]:
-    """Every image of the pairs with its central MTCNN face (None where none was found)."""
+    """Every image of the pairs with the face /verify takes (None where none was found)."""
     names = sorted({p.first for p in lfw_pairs} | {p.second for p in lfw_pairs})
     faces = {}
     for name in names:
         rgb = read_rgb(lfw_root / name)
-        faces[name] = (rgb, central_face(detector, rgb))
+        faces[name] = (rgb, primary_face(detector.detect(rgb), rgb.shape[1], rgb.shape[0]))
     return faces
 
 
@@ -72,13 +82,15 @@ def lfw_crops(lfw_faces: dict[str, tuple[np.ndarray, Face | None]]) -> dict[str,
 def lfw_embeddings(
     embedders: dict[str, Embedder], lfw_crops: dict[str, np.ndarray]
 ) -> dict[str, dict[str, np.ndarray]]:
-    """{embedder name: {image name: unit vector}} for both embedders."""
+    """{embedder name: {image name: unit vector}} for both embedders, as the API embeds
+    by default (flip as FLIP_AUGMENTATION's default, centred on the build's mean)."""
     names = sorted(lfw_crops)
     crops = np.stack([lfw_crops[name] for name in names])
+    flip = Settings().flip_augmentation
     result = {}
     for embedder_name, embedder in embedders.items():
         vectors = np.concatenate(
-            [embedder.embed(crops[i : i + BATCH]) for i in range(0, len(crops), BATCH)]
+            [embedder.embed(crops[i : i + BATCH], flip=flip) for i in range(0, len(crops), BATCH)]
         )
         result[embedder_name] = dict(zip(names, vectors, strict=True))
     return result

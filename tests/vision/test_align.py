@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from api.vision import Face, MtcnnDetector, align_face
-from api.vision.align import MARGIN, crop_matrix
+from api.vision.align import MARGIN, crop_matrix, roll_degrees
 from benchmarks.lfw import read_rgb
 from tests.shared_data import shared_path
 
@@ -33,6 +35,26 @@ def test_roll_correction_levels_the_eyes_about_the_box_centre() -> None:
     left_eye, right_eye = apply(matrix, TILTED.landmarks[0]), apply(matrix, TILTED.landmarks[1])
     assert abs(left_eye[1] - right_eye[1]) < 1e-6 and left_eye[0] < right_eye[0]
     np.testing.assert_allclose(apply(matrix, (150.0, 145.0)), [80, 80], atol=1e-9)
+
+
+def test_roll_is_corrected_only_beyond_the_threshold() -> None:
+    """TILTED's eyes are 18.4 degrees off level; a face nearly level is cut out plain."""
+    assert abs(roll_degrees(TILTED) - 18.43) < 0.01
+    level = Face(TILTED.box, 1.0, ((120.0, 120.0), (180.0, 122.0), *TILTED.landmarks[2:]))
+    rgb = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    for face, levelled in ((TILTED, True), (level, False)):
+        expected = cv2.warpAffine(
+            rgb,
+            crop_matrix(face, 160, MARGIN, correct_roll=levelled),
+            (160, 160),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        np.testing.assert_array_equal(align_face(rgb, face, min_roll_degrees=5.0), expected)
+    np.testing.assert_array_equal(
+        align_face(rgb, TILTED, min_roll_degrees=math.inf),
+        align_face(rgb, Face(TILTED.box, 1.0, level.landmarks), min_roll_degrees=math.inf),
+    )
 
 
 def test_the_crop_holds_one_upright_face_filling_it(detector: MtcnnDetector) -> None:

@@ -9,11 +9,17 @@ import pytest
 
 from api.vision import EMBEDDER_NAMES, Embedder, load_embedder
 from api.vision.embedder import VERIFY_THRESHOLDS
-from benchmarks.lfw import Pair, best_threshold, pair_distances
+from benchmarks.lfw import Pair, accuracy_at, kfold_accuracies, pair_distances
 from models.runtime import ModelError, ModelStore
 from tests.vision.conftest import THREADS
 
-MIN_LFW_ACCURACY = 0.95
+# Ten-fold accuracy on LFW View 1 DevTest (threshold from the other nine folds) of the
+# shipped pipeline, 0.5 points under what benchmarks/lfw_recipe.py measured
+# (results/lfw_recipe.json, "confirm" rows; facenet512's was not measured in time, so
+# its floor is 0.5 under the 97.8% results/lfw_view1.json holds): a regression of the
+# crop or the face choice fails here.
+MIN_LFW_ACCURACY = {"facenet128": 0.983, "facenet512": 0.973}
+
 # Cosine of an int8 embedding to its float32 one on every 5th LFW DevTest face, lowest and
 # mean (measured: facenet128 0.970 / 0.9916, facenet512 0.997 / 0.9989 on 310 faces).
 INT8_SAMPLE_STEP = 5
@@ -33,16 +39,17 @@ def test_lfw_view1_accuracy(
     lfw_embeddings: dict[str, dict[str, np.ndarray]],
 ) -> None:
     distances, same = pair_distances(lfw_pairs, lfw_embeddings[name])
-    threshold, accuracy = best_threshold(distances, same)
+    folds = np.array([pair.fold for pair in lfw_pairs])
+    accuracy = float(np.mean([acc for _, acc in kfold_accuracies(distances, same, folds)]))
     default = VERIFY_THRESHOLDS[name]
-    at_default = float(np.mean((distances < default) == same))
+    at_default = accuracy_at(distances, same, default)
     print(
-        f"\n{name}: LFW View 1 DevTest {len(lfw_pairs)} pairs: best accuracy {accuracy:.3f} "
-        f"at L2 {threshold:.3f}; {at_default:.3f} at the default threshold {default}"
+        f"\n{name}: LFW View 1 DevTest {len(lfw_pairs)} pairs: ten-fold accuracy "
+        f"{accuracy:.4f}; {at_default:.4f} at the shipped threshold {default} (from DevTrain)"
     )
     assert len(lfw_pairs) == 1000 and same.sum() == 500
-    assert accuracy >= MIN_LFW_ACCURACY
-    # the shipped default threshold is the measured optimum, not a guess
+    assert accuracy >= MIN_LFW_ACCURACY[name]
+    # the shipped threshold, fitted on DevTrain, holds on pairs it was not fitted on
     assert at_default >= accuracy - 0.005
 
 
