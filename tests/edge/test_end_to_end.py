@@ -172,7 +172,11 @@ def hamilton_people(folder: Path) -> Path:
 
 @pytest.mark.slow
 def test_the_two_people_of_the_hamilton_clip_are_named_in_the_csv(tmp_path: Path) -> None:
-    api = start_api(tmp_path / "api", sqlite_url(tmp_path), workers=1)
+    # Alex's 24x34-pixel profile face scores below the default MIN_MATCH_QUALITY, which
+    # answers such sightings unknown (tests/api/test_sightings.py tests that gate): this
+    # test is about the edge's delivery and labels, so the gate is off, as an operator
+    # with such a camera would set it.
+    api = start_api(tmp_path / "api", sqlite_url(tmp_path), workers=1, MIN_MATCH_QUALITY="0")
     try:
         people = hamilton_people(tmp_path / "people")
         enrol = run_program(
@@ -236,7 +240,7 @@ def test_the_two_people_of_the_hamilton_clip_are_named_in_the_csv(tmp_path: Path
 
 
 @contextmanager
-def cloud_host(hosts: TwoHosts, folder: Path, api_keys: str) -> Iterator[str]:
+def cloud_host(hosts: TwoHosts, folder: Path, api_keys: str, **settings: str) -> Iterator[str]:
     """The API (gunicorn, one worker) inside the cloud namespace; yields its URL. It
     listens on a non-loopback address, so it only starts with API keys."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -245,6 +249,7 @@ def cloud_host(hosts: TwoHosts, folder: Path, api_keys: str) -> Iterator[str]:
             "DATABASE_URL": sqlite_url(folder),
             "MODEL_DIR": str(folder / "models"),
             "API_KEYS": api_keys,
+            **settings,
         },
         port=8080,
         log_path=folder / "gunicorn.log",
@@ -305,7 +310,16 @@ def test_edge_and_cloud_on_two_hosts_deliver_what_a_link_outage_spooled(tmp_path
     admin_key, edge_key = (f"-{secrets.token_urlsafe(24)}" for _ in range(2))
     with (
         two_hosts() as hosts,
-        cloud_host(hosts, tmp_path / "cloud", f"admin:{admin_key},recognize:{edge_key}") as url,
+        # The operator, not the edge box, loosens the naming threshold for this scene (a
+        # recognize key may only make it stricter); Alex's tiny profile face is below the
+        # default quality gate, so the gate is off here (see the Hamilton test).
+        cloud_host(
+            hosts,
+            tmp_path / "cloud",
+            f"admin:{admin_key},recognize:{edge_key}",
+            RECOGNIZE_THRESHOLD=str(HAMILTON_THRESHOLD),
+            MIN_MATCH_QUALITY="0",
+        ) as url,
     ):
         assert hosts.request("GET", f"{url}/api/v1/events")[0] == 401  # keys are on
 
@@ -320,7 +334,7 @@ def test_edge_and_cloud_on_two_hosts_deliver_what_a_link_outage_spooled(tmp_path
         assert enrol.returncode == 0, enrol.stdout + enrol.stderr
         common = (
             *("--url", url, f"--api-key={edge_key}", "--detector", "ultraface-640", "--no-display"),
-            *("--timeout", "2", "--retries", "0", "--threshold", str(HAMILTON_THRESHOLD)),
+            *("--timeout", "2", "--retries", "0"),
         )
         stills = run_on_edge(
             hosts,
