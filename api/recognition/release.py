@@ -296,7 +296,9 @@ class ReleaseWatcher:
     def _serve(self, release: Release) -> None:
         worker = str(os.getpid())
         if self._release is not None:
-            SERVED.remove(self._release.version, worker)
+            # Set to 0, not removed: in multiprocess mode (api/metrics) a removed label
+            # stays in the worker's file with its last value, 1.
+            SERVED.labels(self._release.version, worker).set(0)
         SERVED.labels(release.version, worker).set(1)
         self._release = release
         self._failures.pop(release.version, None)
