@@ -182,7 +182,7 @@ def test_a_release_that_failed_to_load_is_retried_with_backoff(tmp_path: Path) -
     assert watcher.get().version == old.version  # within the first second: not retried
     clock.now += 0.2
     assert watcher.get().version == new.version  # retried, served
-    assert _served_metric(new.version) == 1 and _served_metric(old.version) is None
+    assert _served_metric(new.version) == 1 and _served_metric(old.version) == 0
 
     # Backoff doubles while a release keeps failing, up to a minute.
     newer = release(5)
