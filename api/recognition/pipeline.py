@@ -6,6 +6,7 @@ answer from the same pipeline and store the same events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -202,29 +203,28 @@ def _store(
     return event_ids
 
 
-def largest_face(services: Services, data: bytes, field: str) -> AnalyzedFace:
-    """The largest face of an uploaded image, embedded; 422 NO_FACE_FOUND without one."""
+def _embedded_face(
+    services: Services,
+    data: bytes,
+    field: str,
+    choose: Callable[[list[Face], int, int], Face | None],
+) -> AnalyzedFace:
+    """The face `choose` picks (from the detections, largest first, and the image's width
+    and height) in an uploaded image, embedded; 422 NO_FACE_FOUND without one."""
     with large_image_slot(data):
         try:
             decoded = decode_image(data, services.settings.max_image_pixels)
         except ApiError as error:
             raise ApiError(error.status, error.code, f"{field}: {error.message}") from None
-        faces = services.analyzer.detect(decoded.rgb)
-        if not faces:
-            raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
-        return services.analyzer.embed_faces(decoded.rgb, faces[:1])[0]
-
-
-def _primary_face_embedding(services: Services, data: bytes, field: str) -> np.ndarray:
-    with large_image_slot(data):
-        try:
-            decoded = decode_image(data, services.settings.max_image_pixels)
-        except ApiError as error:
-            raise ApiError(error.status, error.code, f"{field}: {error.message}") from None
-        face = primary_face(services.analyzer.detect(decoded.rgb), decoded.width, decoded.height)
+        face = choose(services.analyzer.detect(decoded.rgb), decoded.width, decoded.height)
         if face is None:
             raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
-        return services.analyzer.embed_faces(decoded.rgb, [face])[0].embedding
+        return services.analyzer.embed_faces(decoded.rgb, [face])[0]
+
+
+def largest_face(services: Services, data: bytes, field: str) -> AnalyzedFace:
+    """The largest face of an uploaded image, embedded (search by face)."""
+    return _embedded_face(services, data, field, lambda faces, *_: faces[0] if faces else None)
 
 
 def verify_images(
@@ -232,8 +232,8 @@ def verify_images(
 ) -> dict[str, Any]:
     """1:1 — the subject of each image (api/vision/choice.py: large and central); same
     person when similarity >= threshold."""
-    first = _primary_face_embedding(services, image_a, "image_a")
-    second = _primary_face_embedding(services, image_b, "image_b")
+    first = _embedded_face(services, image_a, "image_a", primary_face).embedding
+    second = _embedded_face(services, image_b, "image_b", primary_face).embedding
     similarity = float(np.clip(first @ second, -1.0, 1.0))
     limit = services.verify_threshold if threshold is None else threshold
     return {
