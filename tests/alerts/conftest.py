@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine
 
-from api.db.engine import create_db_engine
-from api.db.migrations import upgrade_schema
 from tests.alerts.receivers import PrivateMosquitto, WebhookReceiver
 from tests.api.conftest import ADMIN_TOKEN, RECOGNIZE_TOKEN, start_api
-from tests.databases import DATABASE_KINDS, scratch_database_url
 from tests.live_api import ApiProcess
 
 SECRETS_KEY = Fernet.generate_key().decode()
@@ -33,16 +29,6 @@ ALERT_ENV = {
 
 def start_alerts_api(folder: Path, database_url: str, workers: int = 2, **env: str) -> ApiProcess:
     return start_api(folder, database_url, workers=workers, **{**ALERT_ENV, **env})
-
-
-@pytest.fixture(params=DATABASE_KINDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of each kind at the current schema."""
-    with scratch_database_url(request.param, tmp_path) as url:
-        engine = create_db_engine(url)
-        upgrade_schema(engine)
-        yield engine
-        engine.dispose()
 
 
 @pytest.fixture

@@ -92,21 +92,19 @@ def test_archive_manifest_counts_revision_and_checksums(archive) -> None:
     assert rows["face_images"] and rows["recognition_events"]
 
 
-def test_export_pages_through_every_table_in_key_order(
-    migrated_engine: Engine, tmp_path: Path
-) -> None:
+def test_export_pages_through_every_table_in_key_order(engine: Engine, tmp_path: Path) -> None:
     """Pages of 2 rows over tables of 3 to 12: single and composite keys (two embedders
     per face) continue exactly where the last page ended, on both databases."""
-    fill_sample(migrated_engine)
-    with migrated_engine.begin() as conn:
+    fill_sample(engine)
+    with engine.begin() as conn:
         rows = conn.execute(select(face_embeddings)).mappings().all()
         conn.execute(
             insert(face_embeddings),
             [{**row, "embedder": "facenet512", "vector": row["vector"] * 4} for row in rows],
         )
-    expected = all_rows(migrated_engine, exported_tables())
+    expected = all_rows(engine, exported_tables())
     assert len(expected["face_embeddings"]) == 12
-    counts = export_database(migrated_engine, tmp_path / "paged.zip", page_rows=2)
+    counts = export_database(engine, tmp_path / "paged.zip", page_rows=2)
     assert counts == {name: len(table_rows) for name, table_rows in expected.items()}
     (tmp_path / "target").mkdir()
     target = create_db_engine(sqlite_url(tmp_path / "target"))

@@ -26,8 +26,7 @@ def _expire(engine: Engine, name: str) -> None:
         )
 
 
-def test_one_holder_fenced_by_owner(migrated_engine: Engine) -> None:
-    engine = migrated_engine
+def test_one_holder_fenced_by_owner(engine: Engine) -> None:
     assert leases.try_acquire(engine, "job", "a", 30)
     assert leases.try_acquire(engine, "job", "a", 30)  # the holder keeps it
     assert not leases.try_acquire(engine, "job", "b", 30)
@@ -49,8 +48,8 @@ def test_one_holder_fenced_by_owner(migrated_engine: Engine) -> None:
     assert leases.try_acquire(engine, "job", "a", 30)
 
 
-def test_two_processes_never_hold_it_together(migrated_engine: Engine) -> None:
-    url = migrated_engine.url.render_as_string(hide_password=False)
+def test_two_processes_never_hold_it_together(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.data_lifecycle.lease_contender", url, owner, "4"],

@@ -69,20 +69,20 @@ def _remaining(engine: Engine) -> set[int]:
         return set(conn.execute(select(recognition_events.c.event_id)).scalars())
 
 
-def test_purge_by_capture_time_with_known_and_unknown_limits(migrated_engine: Engine) -> None:
-    old_known, kept_known, fresh_known = _add_events(migrated_engine, [31, 29, 1], "alice")
-    old_unknown, very_old_unknown, kept_unknown = _add_events(migrated_engine, [8, 31, 6], None)
+def test_purge_by_capture_time_with_known_and_unknown_limits(engine: Engine) -> None:
+    old_known, kept_known, fresh_known = _add_events(engine, [31, 29, 1], "alice")
+    old_unknown, very_old_unknown, kept_unknown = _add_events(engine, [8, 31, 6], None)
 
-    result = purge_expired(migrated_engine, LIMITS, utcnow(), batch_size=100)
+    result = purge_expired(engine, LIMITS, utcnow(), batch_size=100)
 
-    assert _remaining(migrated_engine) == {kept_known, fresh_known, kept_unknown}
+    assert _remaining(engine) == {kept_known, fresh_known, kept_unknown}
     # Unknown faces go first (their limit is the shorter), so the 31-day stranger is one.
     assert result.deleted == {UNKNOWN_FACES: 2, EVENTS: 1}
     assert result.stopped is None
-    assert old_known not in _remaining(migrated_engine)
-    assert {old_unknown, very_old_unknown}.isdisjoint(_remaining(migrated_engine))
+    assert old_known not in _remaining(engine)
+    assert {old_unknown, very_old_unknown}.isdisjoint(_remaining(engine))
     # Nothing left to do: a second purge deletes nothing.
-    assert purge_expired(migrated_engine, LIMITS, utcnow(), batch_size=100).total == 0
+    assert purge_expired(engine, LIMITS, utcnow(), batch_size=100).total == 0
 
 
 @pytest.mark.parametrize(
@@ -94,16 +94,12 @@ def test_purge_by_capture_time_with_known_and_unknown_limits(migrated_engine: En
     ],
     ids=["events-kept-forever", "unknown-faces-by-event-limit", "both-off"],
 )
-def test_zero_disables_a_limit(
-    migrated_engine: Engine, limits: RetentionLimits, kept: set[str]
-) -> None:
+def test_zero_disables_a_limit(engine: Engine, limits: RetentionLimits, kept: set[str]) -> None:
     """K = a known person's event, U = an unknown face's; the number is its age in days."""
-    ids = dict(zip(["K31", "K29"], _add_events(migrated_engine, [31, 29], "alice"), strict=True))
-    ids |= dict(
-        zip(["U31", "U8", "U6"], _add_events(migrated_engine, [31, 8, 6], None), strict=True)
-    )
-    purge_expired(migrated_engine, limits, utcnow(), batch_size=100)
-    assert _remaining(migrated_engine) == {ids[label] for label in kept}
+    ids = dict(zip(["K31", "K29"], _add_events(engine, [31, 29], "alice"), strict=True))
+    ids |= dict(zip(["U31", "U8", "U6"], _add_events(engine, [31, 8, 6], None), strict=True))
+    purge_expired(engine, limits, utcnow(), batch_size=100)
+    assert _remaining(engine) == {ids[label] for label in kept}
 
 
 @contextmanager
@@ -122,15 +118,15 @@ def _deleted_rows_per_statement(engine: Engine, table: str) -> Iterator[list[int
         event.remove(engine, "after_cursor_execute", after)
 
 
-def test_purge_deletes_in_bounded_batches(migrated_engine: Engine) -> None:
-    _add_events(migrated_engine, [10] * 25, None)
-    _add_events(migrated_engine, [40] * 12, "alice")
-    fresh = set(_add_events(migrated_engine, [1] * 5, None))
+def test_purge_deletes_in_bounded_batches(engine: Engine) -> None:
+    _add_events(engine, [10] * 25, None)
+    _add_events(engine, [40] * 12, "alice")
+    fresh = set(_add_events(engine, [1] * 5, None))
     renewals = []
 
-    with _deleted_rows_per_statement(migrated_engine, "recognition_events") as deletes:
+    with _deleted_rows_per_statement(engine, "recognition_events") as deletes:
         result = purge_expired(
-            migrated_engine,
+            engine,
             LIMITS,
             utcnow(),
             batch_size=10,
@@ -140,17 +136,15 @@ def test_purge_deletes_in_bounded_batches(migrated_engine: Engine) -> None:
     assert deletes == [10, 10, 5, 10, 2]  # unknown faces, then events; never over 10
     assert result.batches == 5 and len(renewals) == 5
     assert result.deleted == {UNKNOWN_FACES: 25, EVENTS: 12}
-    assert _remaining(migrated_engine) == fresh
+    assert _remaining(engine) == fresh
 
 
-def test_purge_stops_between_batches_when_told(migrated_engine: Engine) -> None:
-    _add_events(migrated_engine, [10] * 25, None)
-    result = purge_expired(
-        migrated_engine, LIMITS, utcnow(), batch_size=10, between_batches=lambda: "stop"
-    )
+def test_purge_stops_between_batches_when_told(engine: Engine) -> None:
+    _add_events(engine, [10] * 25, None)
+    result = purge_expired(engine, LIMITS, utcnow(), batch_size=10, between_batches=lambda: "stop")
     assert result.stopped == "stop" and result.batches == 1
     assert result.deleted[UNKNOWN_FACES] == 10
-    assert len(_remaining(migrated_engine)) == 15
+    assert len(_remaining(engine)) == 15
 
 
 @pytest.fixture(params=DATABASE_KINDS)
@@ -207,36 +201,36 @@ def _lease_expiry(engine: Engine) -> datetime:
         ).scalar_one()
 
 
-def test_one_worker_purges_per_interval_under_the_lease(migrated_engine: Engine) -> None:
-    _add_events(migrated_engine, [10] * 3, None)
-    first = RetentionWorker(migrated_engine, LIMITS, 3600, batch_size=2, owner="pod-a:1")
-    second = RetentionWorker(migrated_engine, LIMITS, 3600, batch_size=2, owner="pod-b:1")
+def test_one_worker_purges_per_interval_under_the_lease(engine: Engine) -> None:
+    _add_events(engine, [10] * 3, None)
+    first = RetentionWorker(engine, LIMITS, 3600, batch_size=2, owner="pod-a:1")
+    second = RetentionWorker(engine, LIMITS, 3600, batch_size=2, owner="pod-b:1")
 
     result = first.run_once()
     assert result is not None and result.deleted[UNKNOWN_FACES] == 3
     # The holder keeps the lease until the next purge is due: the others do nothing.
-    assert leases.holder(migrated_engine, LEASE_NAME)[0] == "pod-a:1"
-    assert _lease_expiry(migrated_engine) > utcnow() + timedelta(seconds=3500)
-    _add_events(migrated_engine, [10], None)
+    assert leases.holder(engine, LEASE_NAME)[0] == "pod-a:1"
+    assert _lease_expiry(engine) > utcnow() + timedelta(seconds=3500)
+    _add_events(engine, [10], None)
     assert second.run_once() is None
-    assert len(_remaining(migrated_engine)) == 1
+    assert len(_remaining(engine)) == 1
 
     # pod-a died: its lease lapses and pod-b takes the purge over.
-    with migrated_engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(update(leases_table).values(expires_at=utcnow() - timedelta(seconds=1)))
     result = second.run_once()
     assert result is not None and result.deleted[UNKNOWN_FACES] == 1
-    assert leases.holder(migrated_engine, LEASE_NAME)[0] == "pod-b:1"
+    assert leases.holder(engine, LEASE_NAME)[0] == "pod-b:1"
 
 
-def test_a_stopping_worker_frees_the_lease_after_its_batch(migrated_engine: Engine) -> None:
-    _add_events(migrated_engine, [10] * 5, None)
-    worker = RetentionWorker(migrated_engine, LIMITS, 3600, batch_size=2, owner="pod-a:1")
+def test_a_stopping_worker_frees_the_lease_after_its_batch(engine: Engine) -> None:
+    _add_events(engine, [10] * 5, None)
+    worker = RetentionWorker(engine, LIMITS, 3600, batch_size=2, owner="pod-a:1")
     worker.stop(0)
     result = worker.run_once()
     assert result is not None and result.batches == 1
     assert result.stopped == "the worker is stopping"
-    assert leases.holder(migrated_engine, LEASE_NAME) is None  # the next pod need not wait
+    assert leases.holder(engine, LEASE_NAME) is None  # the next pod need not wait
 
 
 def test_purged_faces_leave_no_bytes_in_sqlite_files(tmp_path: Path) -> None:

@@ -4,34 +4,20 @@ higher one, drops deleted and purged sightings, and filters by camera and time."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine, delete, insert
 
-from api.db.engine import create_db_engine
 from api.db.events import NewEvent, add_events
-from api.db.migrations import upgrade_schema
 from api.db.schema import recognition_events, sighting_faces
 from api.db.sightings import NewSightingFace
 from api.sightings.record import record_sightings
 from api.sightings.search import SearchFilter, SightingIndex
-from tests.databases import DATABASE_KINDS, scratch_database_url
 
 DIM = 128
 START = datetime(2026, 6, 1, 12, 0, 0)
-
-
-@pytest.fixture(params=DATABASE_KINDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with scratch_database_url(request.param, tmp_path) as url:
-        engine = create_db_engine(url)
-        upgrade_schema(engine)
-        yield engine
-        engine.dispose()
 
 
 def unit(seed: int) -> np.ndarray:

@@ -19,7 +19,6 @@ from api.sightings.record import record_sightings
 from api.unknowns.grouping import cluster, stable_ids
 from api.unknowns.regroup import regroup
 from api.unknowns.worker import RegroupWorker
-from tests.data_lifecycle.conftest import migrated_engine  # noqa: F401 - a fixture
 
 DIM = 16
 
@@ -62,9 +61,8 @@ def store(engine: Engine, vectors: list[np.ndarray], unknown_ids: list[str]) -> 
 
 
 def test_regrouping_merges_two_workers_groups_once_under_the_lease(
-    migrated_engine: Engine,  # noqa: F811 - the fixture imported above
+    engine: Engine,
 ) -> None:
-    engine = migrated_engine
     rng = np.random.default_rng(2)
     stranger, other = rng.normal(size=DIM), rng.normal(size=DIM)
     # Two workers each started a group for the stranger; a second stranger alone.
