@@ -13,13 +13,19 @@ Times are the callers' UTC clocks; pods' clocks need only agree to well under a 
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.db.engine import utcnow
 from api.db.schema import leases
+
+log = logging.getLogger(__name__)
 
 
 def try_acquire(engine: Engine, name: str, owner: str, seconds: float) -> bool:
@@ -72,3 +78,52 @@ def holder(engine: Engine, name: str) -> tuple[str, datetime] | None:
             select(leases.c.owner, leases.c.expires_at).where(leases.c.name == name)
         ).first()
     return (row.owner, row.expires_at) if row else None
+
+
+class PeriodicJob:
+    """The thread every worker runs for a leased periodic job: `run_once` (which takes the
+    lease or returns at once) every `interval_seconds` until stopped. The first call comes
+    at a random point within `first_within_seconds`, so workers starting together do not
+    all try at once; a database error is logged and the next interval tries again."""
+
+    def __init__(
+        self,
+        name: str,
+        run_once: Callable[[], object],
+        interval_seconds: float,
+        first_within_seconds: float = 30.0,
+    ) -> None:
+        self.name = name
+        self._run_once = run_once
+        self.interval_seconds = interval_seconds
+        self.first_within_seconds = first_within_seconds
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def start(self) -> None:
+        """Start the thread once per process (idempotent)."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._loop, daemon=True, name=self.name)
+            self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """End the thread, waiting at most `timeout` for a run in progress."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        delay = random.uniform(0, min(self.interval_seconds, self.first_within_seconds))
+        while not self._stopping.wait(delay):
+            delay = self.interval_seconds
+            try:
+                self._run_once()
+            except SQLAlchemyError as error:
+                log.warning("%s failed: %s", self.name, type(error).__name__)

@@ -12,13 +12,10 @@ expires and the first worker to try after that takes the job over.
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import leases
 from api.db.engine import utcnow
@@ -71,9 +68,9 @@ class RetentionWorker:
         self.limits = limits
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._job = leases.PeriodicJob(
+            LEASE_NAME, self.run_once, interval_seconds, FIRST_ATTEMPT_WITHIN_SECONDS
+        )
 
     @property
     def enabled(self) -> bool:
@@ -81,28 +78,12 @@ class RetentionWorker:
 
     def start(self) -> None:
         """Start the thread once per process (idempotent); nothing when no limit is on."""
-        with self._lock:
-            if not self.enabled or (self._thread is not None and self._thread.is_alive()):
-                return
-            self._thread = threading.Thread(
-                target=self._run_forever, daemon=True, name="retention-purge"
-            )
-            self._thread.start()
+        if self.enabled:
+            self._job.start()
 
     def stop(self, timeout: float) -> None:
         """End the thread; a purge in progress stops after its batch and frees the lease."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run_forever(self) -> None:
-        delay = random.uniform(0, min(self.interval_seconds, FIRST_ATTEMPT_WITHIN_SECONDS))
-        while not self._stopping.wait(delay):
-            delay = self.interval_seconds
-            try:
-                self.run_once()
-            except SQLAlchemyError as error:
-                log.warning("retention purge failed: %s", type(error).__name__)
+        self._job.stop(timeout)
 
     def run_once(self) -> PurgeResult | None:
         """Purge if this process gets the lease; None when another process holds it."""
@@ -111,7 +92,7 @@ class RetentionWorker:
             return None
 
         def between_batches() -> str | None:
-            if self._stopping.is_set():
+            if self._job.stopping:
                 return "the worker is stopping"
             if not leases.renew(self.engine, LEASE_NAME, owner, RUNNING_LEASE_SECONDS):
                 return "the lease was lost"

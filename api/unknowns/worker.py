@@ -9,14 +9,11 @@ over. Stopped by gunicorn.conf.py's worker hooks.
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Callable
 
 from prometheus_client import Counter
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import leases
 from api.training_worker import worker_id
@@ -46,29 +43,17 @@ class RegroupWorker:
         self.engine = engine
         self.interval_seconds = interval_seconds
         self.owner = owner or worker_id()  # who holds the lease: host:pid
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = leases.PeriodicJob(
+            LEASE_NAME, self.run_once, interval_seconds, FIRST_RUN_WITHIN_SECONDS
+        )
 
     def start(self) -> None:
         """Start the thread (once); nothing when the interval is 0 (re-grouping off)."""
-        if self.interval_seconds <= 0 or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="unknown-regroup")
-        self._thread.start()
+        if self.interval_seconds > 0:
+            self._job.start()
 
     def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        delay = random.uniform(0, min(self.interval_seconds, FIRST_RUN_WITHIN_SECONDS))
-        while not self._stopping.wait(delay):
-            delay = self.interval_seconds
-            try:
-                self.run_once()
-            except SQLAlchemyError as error:
-                log.warning("unknown re-grouping failed: %s", type(error).__name__)
+        self._job.stop(timeout)
 
     def run_once(self) -> RegroupResult | None:
         """Re-group if this process gets the lease; None when another holds it."""
