@@ -8,6 +8,7 @@ while it (or the broker) was away.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import json
@@ -121,12 +122,14 @@ class PrivateMosquitto:
         if not Path(binary).exists():
             pytest.skip("mosquitto is absent: apt-get install mosquitto")
         self.folder.mkdir(parents=True, exist_ok=True)
-        # Started as root, mosquitto drops to its own user: it must still write its
-        # sessions here, or a restart forgets the subscriber's (and what was queued for it).
-        self.folder.chmod(0o777)
+        # Started as root, mosquitto would drop to its own user, which cannot enter
+        # pytest's 0700 temporary folders: it could not save its sessions at shutdown and a
+        # restart would forget the subscriber's (and what was queued for it). So it stays
+        # the user running the tests (the setting does nothing for a non-root user).
         config = self.folder / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"user {getpass.getuser()}\n"
             f"persistence true\npersistence_location {self.folder}/\n"
         )
         log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 - the process holds it
@@ -145,6 +148,8 @@ class PrivateMosquitto:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+            log = (self.folder / "mosquitto.log").read_text(errors="replace")
+            assert "Error saving" not in log, f"the broker lost its sessions: {log[-500:]}"
 
 
 @dataclass
