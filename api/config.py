@@ -40,6 +40,7 @@ class Settings:
     min_enrol_quality: float = 0.4
     min_match_quality: float = 0.1
     flip_augmentation: bool = False
+    verify_flip: bool | None = None  # None: the embedder's own (api/vision/embedder.py)
     centre_embeddings: bool = False
     keep_releases: int = 5
     delete_events_with_person: bool = True

@@ -32,6 +32,7 @@ from api.training_worker import TrainingWorker
 from api.unknowns.regroup import RegroupResult, regroup
 from api.unknowns.worker import RegroupWorker
 from api.vision import MtcnnDetector, load_embedder
+from api.vision.embedder import VERIFY_FLIP, VERIFY_THRESHOLDS
 from models.runtime import ModelStore
 
 EXTENSION_KEY = "facerec"
@@ -86,9 +87,19 @@ class Services:
         return IDENTIFY_THRESHOLDS[self.analyzer.embedder.name]
 
     @property
+    def verify_flip(self) -> bool:
+        """Whether /verify averages each face with its mirror: VERIFY_FLIP, else what
+        was best on LFW DevTrain for the embedder."""
+        if self.settings.verify_flip is not None:
+            return self.settings.verify_flip
+        return VERIFY_FLIP[self.analyzer.embedder.name]
+
+    @property
     def verify_threshold(self) -> float:
-        """1:1 threshold: the embedder's best LFW pair threshold, as a similarity."""
-        return similarity_threshold(self.analyzer.embedder.verify_threshold)
+        """1:1 threshold: the embedder's best LFW pair threshold (for its flip setting),
+        as a similarity."""
+        key = (self.analyzer.embedder.name, self.verify_flip)
+        return similarity_threshold(VERIFY_THRESHOLDS[key])
 
     def threshold_for(self, release: Release | None) -> float:
         """The release's own threshold (fixed when it was trained) unless overridden."""

@@ -109,7 +109,7 @@ class Faces:
         face = central_face(self.detector, rgb)
         if face is None:
             return None
-        crop = align_face(rgb, face)
+        crop = align_face(rgb, face, self.embedder.crop)
         return face_quality(face, crop).score, self.embedder.embed(crop[None])[0]
 
 

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from api.vision import Embedder, Face, MtcnnDetector, align_face, primary_face
+from api.vision.align import CropRecipe
 
 BATCH = 32  # faces per embedder run
 
@@ -103,15 +104,16 @@ def aligned_crops(
     paths: Iterable[Path],
     detector: MtcnnDetector,
     pick: Callable[[MtcnnDetector, np.ndarray], Face | None],
+    crop: CropRecipe,
 ) -> dict[Path, np.ndarray]:
-    """The aligned crop of the face `pick` chooses in each image (subject_face,
-    largest_face); images where it finds none are absent."""
+    """The crop (cut out as `crop` says) of the face `pick` chooses in each image
+    (subject_face, largest_face); images where it finds none are absent."""
     crops = {}
     for path in paths:
         rgb = read_rgb(path)
         face = pick(detector, rgb)
         if face is not None:
-            crops[path] = align_face(rgb, face)
+            crops[path] = align_face(rgb, face, crop)
     return crops
 
 

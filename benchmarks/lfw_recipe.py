@@ -51,9 +51,9 @@ import requests
 
 from api.config import Settings
 from api.vision import EMBEDDER_NAMES, Embedder, MtcnnDetector, align_face, load_embedder
-from api.vision.align import MARGIN, MIN_ROLL_DEGREES, roll_degrees
+from api.vision.align import CropRecipe, crop_matrix, roll_degrees, warp
 from api.vision.choice import primary_face
-from api.vision.embedder import l2_normalise
+from api.vision.embedder import CROPS, VERIFY_FLIP, l2_normalise
 from api.vision.mtcnn import Face
 from benchmarks.common import (
     REPO_ROOT,
@@ -195,48 +195,13 @@ def central(faces: list[Face], width: int, height: int) -> Face | None:
     return min(faces, key=offset, default=None)
 
 
-def _warp(
-    rgb: np.ndarray, face: Face, grow_x: float, grow_y: float, correct_roll: bool, size: int
-) -> np.ndarray:
-    """The box grown by grow_x of its width and grow_y of its height, eyes levelled when
-    asked, stretched to size x size (align_face's geometry with a margin per axis)."""
-    left, top, right, bottom = face.box
-    width = max(right - left, 1.0) * (1 + grow_x)
-    height = max(bottom - top, 1.0) * (1 + grow_y)
-    angle = math.radians(roll_degrees(face)) if correct_roll else 0.0
-    cos, sin = math.cos(angle), math.sin(angle)
-    matrix = np.array(
-        [
-            [cos * size / width, sin * size / width, 0.0],
-            [-sin * size / height, cos * size / height, 0.0],
-        ]
-    )
-    matrix[:, 2] = size / 2 - matrix[:, :2] @ [(left + right) / 2, (top + bottom) / 2]
-    return cv2.warpAffine(
-        rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-
-
-def per_axis_crop(margin: float, correct_roll: bool, size: int = 160) -> Crop:
-    """align_face's crop (before and after issue 16): the box grown by `margin` of its own
-    width and of its own height, eyes levelled when asked."""
+def margin_crop(margin: float, per_axis: bool, correct_roll: bool, size: int = 160) -> Crop:
+    """align_face's geometry with the roll decided here: the box grown by `margin` of its
+    own width and height (`per_axis`) or of its mean side, eyes levelled when asked."""
+    region = CropRecipe(margin, per_axis, min_roll_degrees=0.0).region
 
     def crop(rgb: np.ndarray, face: Face) -> np.ndarray:
-        return _warp(rgb, face, margin, margin, correct_roll, size)
-
-    return crop
-
-
-def side_crop(margin: float, correct_roll: bool, size: int = 160) -> Crop:
-    """The author's 32 px made scale-free: the box grown by `margin` of its mean side on
-    both axes, eyes levelled when asked."""
-
-    def crop(rgb: np.ndarray, face: Face) -> np.ndarray:
-        left, top, right, bottom = face.box
-        grow = margin * ((right - left) + (bottom - top)) / 2
-        grown = (right - left + grow) / (right - left), (bottom - top + grow) / (bottom - top)
-        # per_axis_crop with each axis's own fraction gives the same grown box
-        return _warp(rgb, face, grown[0] - 1, grown[1] - 1, correct_roll, size)
+        return warp(rgb, crop_matrix(face, size, region(face), correct_roll), size)
 
     return crop
 
@@ -259,9 +224,8 @@ class Recipe:
     mean: bool = False
 
     def crop_for(self, levelled: bool) -> tuple[str, Crop]:
-        if self.style == "axis":
-            return f"axis{self.margin:g}{'-roll' * levelled}", per_axis_crop(self.margin, levelled)
-        return f"side{self.margin:g}{'-roll' * levelled}", side_crop(self.margin, levelled)
+        key = f"{self.style}{self.margin:g}{'-roll' * levelled}"
+        return key, margin_crop(self.margin, self.style == "axis", levelled)
 
     def key(self) -> str:
         return f"{self.style}{self.margin:g}-roll{self.min_roll_degrees:g}"
@@ -424,7 +388,8 @@ class Lab:
     def reference_mean(self, embedder: str, recipe: Recipe) -> np.ndarray:
         """models/reference.py's mean embedding, with this recipe's crop style and margin
         (and the shipped roll threshold: the sweep's rows share one mean)."""
-        recipe = replace(recipe, min_roll_degrees=CANDIDATE.min_roll_degrees, pick=primary_face)
+        shipped_roll = CROPS[embedder].min_roll_degrees
+        recipe = replace(recipe, min_roll_degrees=shipped_roll, pick=primary_face)
 
         def faces() -> list[tuple[np.ndarray, Face]]:
             found = []
@@ -483,13 +448,12 @@ def through_api(
     of a real gunicorn server with default settings, scored on the distance it answers (a
     pair it refuses, e.g. no face, counts as "different"), and compared pair by pair with
     the distances of the same recipe computed here."""
-    flip = Settings().flip_augmentation
+    flip = shipped(embedder).flip
     server = ApiProcess(
         env={
             "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
             "MODEL_DIR": str(folder / "models"),
             "EMBEDDER": embedder,
-            "FLIP_AUGMENTATION": str(flip).lower(),
             "API_KEYS": "",
             "API_KEYS_FILE": "",
         },
@@ -521,7 +485,7 @@ def through_api(
     finally:
         server.stop()
     distances = np.array([distance for distance, _, _ in answers])
-    offline, _ = pair_distances(pairs, lab.vectors(lfw_set, embedder, replace(SHIPPED, flip=flip)))
+    offline, _ = pair_distances(pairs, lab.vectors(lfw_set, embedder, shipped(embedder)))
     both = np.isfinite(distances) & np.isfinite(offline)
     decided = [(decision, pair.same) for (_, decision, _), pair in zip(answers, pairs, strict=True)]
     at_shipped = np.mean([bool(decision) == same for decision, same in decided])
@@ -530,7 +494,7 @@ def through_api(
         "embedder": embedder,
         "row": "POST /api/v1/verify",
         "flip": flip,
-        "mean": True,
+        "mean": Settings().centre_embeddings,
         **score_distances(pairs, distances),
         "refused_pairs": sum(decision is None for decision, _ in decided),
         "shipped_similarity_threshold": next(t for _, _, t in answers if not math.isnan(t)),
@@ -544,50 +508,59 @@ def through_api(
 # --- the study ---------------------------------------------------------------------------
 
 BEFORE = Recipe("axis", 0.2, 0.0, largest)  # the API before this study
-# what the API runs with default settings
-SHIPPED = Recipe(
-    "axis",
-    MARGIN,
-    MIN_ROLL_DEGREES,
-    flip=Settings().flip_augmentation,
-    mean=Settings().centre_embeddings,
-)
-# the author's recipe made scale-free, with roll correction beyond a few degrees: the
-# candidate measured against it (not shipped: see api/vision/align.py)
-CANDIDATE = Recipe("side", 0.3, 8.0)
+PREVIOUS = Recipe("axis", 0.2, 0.0)  # the default after the face choice, before the crop
+
+
+def shipped_crop(embedder: str) -> Recipe:
+    """The crop the API ships for `embedder` (api/vision/embedder.py CROPS)."""
+    crop = CROPS[embedder]
+    return Recipe("axis" if crop.per_axis else "side", crop.margin, crop.min_roll_degrees)
+
+
+def shipped(embedder: str) -> Recipe:
+    """What /verify runs for `embedder` with default settings."""
+    flip = Settings().verify_flip
+    return replace(
+        shipped_crop(embedder),
+        flip=VERIFY_FLIP[embedder] if flip is None else flip,
+        mean=Settings().centre_embeddings,
+    )
+
+
 ROLL_SWEEP = (0.0, 3.0, 5.0, 8.0, math.inf)
 
 
 def causes(embedder: str) -> list[tuple[str, Recipe]]:
-    """One change at a time, from the API before this study to the shipped recipe (the
-    128-d rows also part the face choice, the margin and the roll threshold, and try
-    flip averaging both ways; the 512-d rows only take the steps)."""
-    centred = replace(CANDIDATE, mean=True)
+    """One change at a time, from the API before this study to the shipped recipe, with
+    flip averaging and the mean embedding on top (each shipped or not as measured); the
+    'instead' rows part the face choice and try the other weight set's crop."""
+    crop = shipped_crop(embedder)
+    other = next(shipped_crop(e) for e in EMBEDDER_NAMES if e != embedder)
+    of = "its own width and height" if crop.style == "axis" else "its mean side on both axes"
     steps = [
         ("API before: largest face, box + 20% of its width and height, eyes levelled", BEFORE),
         ("face nearest the centre instead of the largest", replace(BEFORE, pick=central)),
-        ("subject face (area - 2 x squared offset) instead", replace(BEFORE, pick=primary_face)),
-        (
-            f"+ box + {CANDIDATE.margin:g} of its mean side on both axes (32 px on LFW)",
-            replace(CANDIDATE, min_roll_degrees=0.0),
-        ),
-        (f"+ eyes levelled only when >= {CANDIDATE.min_roll_degrees:g} degrees off", CANDIDATE),
-        ("+ mean embedding of the build's reference set", centred),
-        ("+ flip averaging", replace(centred, flip=True)),
+        ("subject face (area - 2 x squared offset) instead", PREVIOUS),
+        (f"+ box + {crop.margin:g} of {of}", replace(crop, min_roll_degrees=0.0)),
+        (f"+ eyes levelled only when >= {crop.min_roll_degrees:g} degrees off", crop),
+        (f"the {other.style} {other.margin:g} crop of the other weights instead", other),
+        ("+ flip averaging", replace(crop, flip=True)),
+        ("+ mean embedding of the build's reference set", replace(shipped(embedder), mean=True)),
     ]
-    if embedder != "facenet128":
-        steps = [steps[0], steps[2], ("+ the candidate crop", CANDIDATE), steps[5]]
+    unique = [step for i, step in enumerate(steps) if step[1] not in [r for _, r in steps[:i]]]
     return [
-        (f"{label} (shipped)" if recipe == SHIPPED else label, recipe) for label, recipe in steps
+        (f"{label} (shipped)" if recipe == shipped(embedder) else label, recipe)
+        for label, recipe in unique
     ]
 
 
 def confirmations(embedder: str) -> list[tuple[str, Recipe]]:
-    """DevTest rows: before, shipped, and the candidate with its mean."""
+    """DevTest rows: before, the previous default, shipped, and shipped with the mean."""
     return [
         ("API before", BEFORE),
-        ("shipped", SHIPPED),
-        ("candidate, centred", replace(CANDIDATE, mean=True)),
+        ("previous default (subject face, box + 20% per axis, eyes levelled)", PREVIOUS),
+        ("shipped", shipped(embedder)),
+        ("shipped + mean embedding", replace(shipped(embedder), mean=True)),
     ]
 
 
@@ -605,7 +578,9 @@ def cost_per_face(lab: Lab, embedder: str, images: int = 40) -> dict[str, float]
         return round((time.process_time() - started) * 1000 / len(rgbs), 1)
 
     crops = []
-    detect_ms = cpu_ms(lambda rgb: crops.append(align_face(rgb, lab.detector.detect(rgb)[0])))
+    detect_ms = cpu_ms(
+        lambda rgb: crops.append(align_face(rgb, lab.detector.detect(rgb)[0], model.crop))
+    )
     embed_ms = cpu_ms(lambda rgb: model.embed(crops[0][None]))
     flip_ms = cpu_ms(lambda rgb: model.embed(crops[0][None], flip=True))
     plain_total, flip_total = detect_ms + embed_ms, detect_ms + flip_ms
@@ -634,7 +609,7 @@ def derived_thresholds(lab: Lab, embedder: str, flip: bool) -> dict[str, Any]:
     """The shipped recipe's thresholds, fitted on DevTrain: 1:1 verification at the best
     accuracy; open-set naming where 1 in 1,000 impostor pairs passes (a stranger gets a
     chance per enrolled person, so naming must be stricter than verifying)."""
-    vectors = lab.vectors(DEV_TRAIN, embedder, replace(SHIPPED, flip=flip))
+    vectors = lab.vectors(DEV_TRAIN, embedder, replace(shipped(embedder), flip=flip))
     pairs = lab.covered_pairs(DEV_TRAIN, vectors)
     if len(pairs) < MIN_PAIRS:
         raise NotCachedError(f"thresholds {embedder} flip {flip}: {len(pairs)} pairs embedded")
@@ -688,7 +663,7 @@ def markdown(
             by_set.setdefault(r["row"], {})[r["set"]] = r
         parts += [
             "Roll correction on DevTrain upright and rotated by +-25 degrees (facenet128, "
-            "centred, flip off): eyes levelled only beyond a threshold.",
+            "flip off, not centred): eyes levelled only beyond a threshold.",
             markdown_table(
                 ["eyes levelled", DEV_TRAIN.name, DEV_TRAIN_ROTATED.name],
                 [
@@ -852,7 +827,7 @@ def main() -> None:
                     (
                         "facenet128",
                         f"level beyond {t:g} degrees",
-                        replace(CANDIDATE, min_roll_degrees=t, mean=True),
+                        replace(shipped_crop("facenet128"), min_roll_degrees=t),
                     )
                     for t in ROLL_SWEEP
                 ],
@@ -864,7 +839,7 @@ def main() -> None:
     confirm_rows = rows(
         DEV_TEST, [(e, label, r) for e in args.embedders for label, r in confirmations(e)]
     )
-    flips = {e: (False, True) if e == "facenet128" else (SHIPPED.flip,) for e in args.embedders}
+    flips = {e: (False, True) for e in args.embedders}
     thresholds = [
         t
         for e in args.embedders
@@ -884,7 +859,7 @@ def main() -> None:
         {
             "load_average_before": load_before,
             "protocol": PROTOCOL,
-            "shipped": SHIPPED.describe(),
+            "shipped": {e: shipped(e).describe() for e in args.embedders},
             "causes": cause_rows,
             "roll": roll_rows,
             "confirm": confirm_rows,

@@ -210,26 +210,27 @@ def main() -> None:
     store = ModelStore()
     started = time.perf_counter()
     detector = MtcnnDetector(store, intra_op_threads=args.threads)
-    crops = aligned_crops((args.lfw_root / name for name in names), detector, subject_face)
-    found = [name for name in names if args.lfw_root / name in crops]
-    missed = [name for name in names if args.lfw_root / name not in crops]
-    log.info("%d images, %d without a face, %.0f s", len(names), len(missed), _since(started))
-    stacked = np.stack([crops[args.lfw_root / name] for name in found])
     rows = []
     for embedder_name, precision in itertools.product(args.embedders, args.precisions):
         embedder = load_embedder(embedder_name, store, args.threads, precision)
+        paths = (args.lfw_root / name for name in names)
+        crops = aligned_crops(paths, detector, subject_face, embedder.crop)
+        found = [name for name in names if args.lfw_root / name in crops]
+        missed = [name for name in names if args.lfw_root / name not in crops]
+        log.info("%d images, %d without a face, %.0f s", len(names), len(missed), _since(started))
+        stacked = np.stack([crops[args.lfw_root / name] for name in found])
         plain, flipped = embed_plain_and_flipped(embedder, stacked)
         log.info("%s %s embedded, %.0f s", embedder_name, precision, _since(started))
         for flip, vectors in ((False, plain), (True, flipped)):
             figures = evaluate(
-                pairs, dict(zip(found, vectors, strict=True)), VERIFY_THRESHOLDS[embedder_name]
+                pairs,
+                dict(zip(found, vectors, strict=True)),
+                VERIFY_THRESHOLDS[(embedder_name, flip)],
             )
             rows.append(
                 {"embedder": embedder_name, "precision": precision, "flip": flip, **figures}
             )
-    name = (
-        f"lfw_{view}" if args.precisions == ["fp32"] else f"lfw_{view}_{'_'.join(args.precisions)}"
-    )
+    name = f"lfw_{view}" if "fp32" in args.precisions else f"lfw_{view}_{'_'.join(args.precisions)}"
     table = markdown(rows, len(pairs))
     print(table)
     write_result(

@@ -77,10 +77,13 @@ def build_protocol(ident_root: Path, stranger_root: Path, strangers: int) -> Pro
 
 
 def embed_all(
-    crops: dict[Path, np.ndarray], name: str, store: ModelStore, threads: int
+    images: list[Path], detector: MtcnnDetector, name: str, store: ModelStore, threads: int
 ) -> dict[Path, np.ndarray]:
-    """Each crop embedded as the API does by default (FLIP_AUGMENTATION, centred)."""
+    """The largest face of each image that has one, cut out and embedded as the API does
+    by default (the embedder's crop, FLIP_AUGMENTATION)."""
     embedder = load_embedder(name, store, intra_op_threads=threads)
+    crops = aligned_crops(images, detector, largest_face, embedder.crop)
+    log.info("%s: %d images, %d with a face", name, len(images), len(crops))
     vectors = embed_batched(embedder, list(crops.values()), flip=Settings().flip_augmentation)
     return dict(zip(crops, vectors, strict=True))
 
@@ -237,12 +240,12 @@ def main() -> None:
     all_images = enrol_images + probe_images + protocol.strangers
     store = ModelStore()
     detector = MtcnnDetector(store, intra_op_threads=args.threads)
-    crops = aligned_crops(all_images, detector, largest_face)
-    log.info("%d images, %d with a face", len(all_images), len(crops))
     truth = [person for person, _ in protocol.probes]
     rows = []
+    without_face: set[Path] = set()
     for embedder in args.embedders:
-        vectors = embed_all(crops, embedder, store, args.threads)
+        vectors = embed_all(all_images, detector, embedder, store, args.threads)
+        without_face.update(p for p in all_images if p not in vectors)
         log.info("%s embedded", embedder)
         for k in args.ks:
             index, _ = enrolled_index(protocol, vectors, k)
@@ -300,9 +303,7 @@ def main() -> None:
             "people": len(protocol.enrol),
             "probes": len(protocol.probes),
             "strangers": len(protocol.strangers),
-            "images_without_face": sorted(
-                str(p.relative_to(SHARED)) for p in all_images if p not in crops
-            ),
+            "images_without_face": sorted(str(p.relative_to(SHARED)) for p in without_face),
             "shipped_thresholds": dict(IDENTIFY_THRESHOLDS),
             "why_shipped": explanations,
             "results": rows,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.vision.embedder import VERIFY_FLIP
 from benchmarks.common import REPO_ROOT, RESULTS, markdown_table
 from benchmarks.lfw_verification import label
 
@@ -81,7 +82,7 @@ def _threads(count: int) -> str:
 
 def _lfw(data: Result) -> list[Headline]:
     rows = []
-    for row in (r for r in data["results"] if not r["flip"]):
+    for row in (r for r in data["results"] if r["flip"] == VERIFY_FLIP[r["embedder"]]):
         tar = row["tar_at_far"]
         published = ", ".join(
             f"{p['model']} {p['accuracy']:.2%}"
@@ -90,7 +91,8 @@ def _lfw(data: Result) -> list[Headline]:
         )
         rows.append(
             (
-                f"LFW {data['view']} verification, {label(row)} ({data['pairs']} pairs)",
+                f"LFW {data['view']} verification, {label(row)}"
+                f"{', flip averaging' if row['flip'] else ''} ({data['pairs']} pairs)",
                 f"{row['folds']}-fold {row['accuracy_10fold_mean']:.2%} ± "
                 f"{row['accuracy_10fold_std']:.2%} (threshold fitted on the other folds); "
                 f"TAR {tar['tar']:.1%} at FAR 1e-3 ({tar['impostor_pairs']} impostor pairs)"

@@ -260,8 +260,11 @@ def _quantized(recipe: Recipe, root: Path, cache_dir: Path) -> tuple[bytes, dict
     fp32 = fp32_path.read_bytes()
     preprocess = PREPROCESSING[recipe.quantized_from][0]
     models = ModelStore(root)
-    calibration = quantize.face_crops(_example_photos(cache_dir, CALIBRATION_FACES_DIR), models)
-    checked = quantize.face_crops(_example_photos(cache_dir, PARITY_FACES_DIR), models)
+    name = recipe.quantized_from
+    calibration = quantize.face_crops(
+        _example_photos(cache_dir, CALIBRATION_FACES_DIR), models, name
+    )
+    checked = quantize.face_crops(_example_photos(cache_dir, PARITY_FACES_DIR), models, name)
     data = quantize.quantize(fp32, calibration, preprocess)
     record = {
         "method": "onnxruntime static int8 (QDQ, per-channel QInt8 weights, QUInt8 "

@@ -70,10 +70,11 @@ class _Batches(CalibrationDataReader):
         return next(self._feeds, None)
 
 
-def face_crops(jpegs: list[bytes], models: ModelStore) -> np.ndarray:
-    """The largest face of each photo that has one, as the API would embed it: uint8 RGB
-    (N, 160, 160, 3)."""
+def face_crops(jpegs: list[bytes], models: ModelStore, embedder: str) -> np.ndarray:
+    """The largest face of each photo that has one, as the API would embed it for
+    `embedder`: uint8 RGB (N, 160, 160, 3)."""
     from api.vision import MtcnnDetector, align_face  # the runtime's own crop recipe
+    from api.vision.embedder import CROPS
 
     detector = MtcnnDetector(models)
     crops = []
@@ -82,7 +83,7 @@ def face_crops(jpegs: list[bytes], models: ModelStore) -> np.ndarray:
         rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         faces = detector.detect(rgb)
         if faces:
-            crops.append(align_face(rgb, faces[0]))
+            crops.append(align_face(rgb, faces[0], CROPS[embedder]))
     return np.stack(crops)
 
 

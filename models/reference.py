@@ -24,14 +24,17 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from api.vision import EMBEDDER_NAMES, MtcnnDetector, align_face, load_embedder
+from api.vision import EMBEDDER_NAMES, Face, MtcnnDetector, align_face, load_embedder
+from api.vision.align import CropRecipe
 from api.vision.choice import primary_face
+from api.vision.embedder import CROPS, mean_is_current
 from models.manifest import MANIFEST_NAME
 from models.runtime import DEFAULT_MODELS_DIR, ModelStore
 from models.sources import CACHE_DIR, FACENET_KERAS, list_members, obtain, read_members
@@ -65,14 +68,16 @@ def reference_images(cache_dir: Path = CACHE_DIR) -> list[np.ndarray]:
     return images
 
 
-def reference_crops(images: Sequence[np.ndarray], detector: MtcnnDetector) -> np.ndarray:
-    """The aligned primary face of every image that has one, (N, 160, 160, 3) uint8."""
-    crops = []
+def reference_faces(
+    images: Sequence[np.ndarray], detector: MtcnnDetector
+) -> list[tuple[np.ndarray, Face]]:
+    """(image, its primary face) for every image that has one."""
+    found = []
     for rgb in images:
         face = primary_face(detector.detect(rgb), rgb.shape[1], rgb.shape[0])
         if face is not None:
-            crops.append(align_face(rgb, face))
-    return np.stack(crops)
+            found.append((rgb, face))
+    return found
 
 
 def mean_embedding(raw_vectors: np.ndarray) -> np.ndarray:
@@ -80,8 +85,11 @@ def mean_embedding(raw_vectors: np.ndarray) -> np.ndarray:
     return raw_vectors.mean(axis=0).astype(np.float32)
 
 
-def record(root: Path, name: str, mean: np.ndarray, faces: int, images: int) -> None:
-    """Write the mean into the manifest entry of `name`, atomically."""
+def record(
+    root: Path, name: str, mean: np.ndarray, faces: int, images: int, crop: CropRecipe
+) -> None:
+    """Write the mean into the manifest entry of `name`, atomically, with the weights and
+    the crop it was computed with (either changing makes it stale)."""
     path = root / MANIFEST_NAME
     manifest = json.loads(path.read_text(encoding="utf-8"))
     entry = manifest["models"][name]
@@ -90,6 +98,7 @@ def record(root: Path, name: str, mean: np.ndarray, faces: int, images: int) -> 
         "images": images,
         "faces": faces,
         "model_sha256": entry["sha256"],
+        "crop": asdict(crop),
         "vector": [round(float(v), 7) for v in mean],
     }
     tmp = path.with_suffix(f".tmp.{os.getpid()}")
@@ -99,8 +108,7 @@ def record(root: Path, name: str, mean: np.ndarray, faces: int, images: int) -> 
 
 def is_current(store: ModelStore, name: str) -> bool:
     entry = store.entry(name)
-    mean = entry.extra.get("mean_embedding")
-    return bool(mean) and mean.get("model_sha256") == entry.sha256
+    return mean_is_current(entry.extra.get("mean_embedding"), entry.sha256, CROPS[name])
 
 
 def build_means(root: Path, *, force: bool = False, cache_dir: Path = CACHE_DIR) -> list[str]:
@@ -112,12 +120,13 @@ def build_means(root: Path, *, force: bool = False, cache_dir: Path = CACHE_DIR)
         return []
     detector = MtcnnDetector(store)
     images = reference_images(cache_dir)
-    crops = reference_crops(images, detector)
-    mirrored = np.ascontiguousarray(crops[:, :, ::-1])
+    faces = reference_faces(images, detector)
     for name in names:
         embedder = load_embedder(name, store, centred=False)
+        crops = np.stack([align_face(rgb, face, embedder.crop) for rgb, face in faces])
+        mirrored = np.ascontiguousarray(crops[:, :, ::-1])
         raw = np.concatenate([embedder.embed(crops), embedder.embed(mirrored)])
-        record(root, name, mean_embedding(raw), len(crops), len(images))
+        record(root, name, mean_embedding(raw), len(crops), len(images), embedder.crop)
         log.info("%s: mean embedding of %d faces in %d photos", name, len(crops), len(images))
     return names
 

@@ -65,11 +65,15 @@ class FaceAnalyzer:
         scale_x, scale_y = width / size[0], height / size[1]
         return [_scaled(face, scale_x, scale_y) for face in self.detector.detect(small)]
 
-    def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> list[AnalyzedFace]:
+    def embed_faces(
+        self, rgb: np.ndarray, faces: list[Face], flip: bool | None = None
+    ) -> list[AnalyzedFace]:
+        """`faces` of `rgb` aligned and embedded in one run; `flip` (default: the
+        analyzer's) also averages each with its mirror image."""
         if not faces:
             return []
-        crops = np.stack([align_face(rgb, face) for face in faces])
-        embeddings = self.embedder.embed(crops, flip=self.flip)
+        crops = np.stack([align_face(rgb, face, self.embedder.crop) for face in faces])
+        embeddings = self.embedder.embed(crops, flip=self.flip if flip is None else flip)
         return [
             AnalyzedFace(face, vector, crop)
             for face, vector, crop in zip(faces, embeddings, crops, strict=True)

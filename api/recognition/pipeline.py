@@ -208,9 +208,11 @@ def _embedded_face(
     data: bytes,
     field: str,
     choose: Callable[[list[Face], int, int], Face | None],
+    flip: bool | None = None,
 ) -> AnalyzedFace:
     """The face `choose` picks (from the detections, largest first, and the image's width
-    and height) in an uploaded image, embedded; 422 NO_FACE_FOUND without one."""
+    and height) in an uploaded image, embedded (mirror-averaged if `flip`, default the
+    analyzer's); 422 NO_FACE_FOUND without one."""
     with large_image_slot(data):
         try:
             decoded = decode_image(data, services.settings.max_image_pixels)
@@ -219,7 +221,7 @@ def _embedded_face(
         face = choose(services.analyzer.detect(decoded.rgb), decoded.width, decoded.height)
         if face is None:
             raise ApiError(422, "NO_FACE_FOUND", f"{field}: no face was found in the image")
-        return services.analyzer.embed_faces(decoded.rgb, [face])[0]
+        return services.analyzer.embed_faces(decoded.rgb, [face], flip)[0]
 
 
 def largest_face(services: Services, data: bytes, field: str) -> AnalyzedFace:
@@ -231,9 +233,11 @@ def verify_images(
     services: Services, image_a: bytes, image_b: bytes, threshold: float | None
 ) -> dict[str, Any]:
     """1:1 — the subject of each image (api/vision/choice.py: large and central); same
-    person when similarity >= threshold."""
-    first = _embedded_face(services, image_a, "image_a", primary_face).embedding
-    second = _embedded_face(services, image_b, "image_b", primary_face).embedding
+    person when similarity >= threshold. Both faces are new, so they may be embedded
+    with flip averaging (VERIFY_FLIP) whatever the gallery's vectors were made with."""
+    flip = services.verify_flip
+    first = _embedded_face(services, image_a, "image_a", primary_face, flip).embedding
+    second = _embedded_face(services, image_b, "image_b", primary_face, flip).embedding
     similarity = float(np.clip(first @ second, -1.0, 1.0))
     limit = services.verify_threshold if threshold is None else threshold
     return {
@@ -249,6 +253,7 @@ def detect_image(services: Services, data: bytes) -> dict[str, Any]:
     with large_image_slot(data):
         decoded = decode_image(data, services.settings.max_image_pixels)
         faces = services.analyzer.detect(decoded.rgb)
+    crop = services.analyzer.embedder.crop
     return {
         "width": decoded.width,
         "height": decoded.height,
@@ -257,7 +262,7 @@ def detect_image(services: Services, data: bytes) -> dict[str, Any]:
                 "box": box_json(face),
                 "score": round(face.score, 4),
                 "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
-                **quality_json(face_quality(face, align_face(decoded.rgb, face))),
+                **quality_json(face_quality(face, align_face(decoded.rgb, face, crop))),
             }
             for face in faces
         ],

@@ -74,3 +74,16 @@ def test_a_missing_or_stale_mean_is_refused(linked_copy: Path) -> None:
         mean_embedding(store, "facenet512")
     assert build_means(linked_copy) == list(EMBEDDER_NAMES)
     assert mean_embedding(ModelStore(linked_copy), "facenet128").shape == (128,)
+
+
+def test_a_mean_of_faces_cut_out_another_way_is_stale(linked_copy: Path) -> None:
+    """Changing an embedder's crop (api/vision/embedder.py CROPS) changes its mean: the
+    next `make models` recomputes it, and until then the API refuses it."""
+    path = linked_copy / MANIFEST_NAME
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["models"]["facenet128"]["extra"]["mean_embedding"]["crop"]["margin"] = 0.25
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"facenet128 .* is stale"):
+        mean_embedding(ModelStore(linked_copy), "facenet128")
+    assert build_means(linked_copy) == ["facenet128"]
+    assert mean_embedding(ModelStore(linked_copy), "facenet128").shape == (128,)

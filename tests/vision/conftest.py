@@ -21,6 +21,7 @@ from api.vision import (
     load_embedder,
     primary_face,
 )
+from api.vision.embedder import CROPS, VERIFY_FLIP
 from benchmarks.lfw import Pair, read_pairs, read_rgb, split_folds
 from models.runtime import ModelStore
 from tests.shared_data import built_models_root, shared_path
@@ -70,25 +71,38 @@ def lfw_faces(
 
 
 @pytest.fixture(scope="session")
-def lfw_crops(lfw_faces: dict[str, tuple[np.ndarray, Face | None]]) -> dict[str, np.ndarray]:
-    """Aligned 160x160 crops; an image without a detection is left out (its pairs count
-    as errors in the accuracy)."""
+def lfw_crops(
+    lfw_faces: dict[str, tuple[np.ndarray, Face | None]],
+) -> dict[str, dict[str, np.ndarray]]:
+    """{embedder name: {image name: 160x160 crop}}, each cut out with that embedder's
+    crop; an image without a detection is left out (its pairs count as errors)."""
     return {
-        name: align_face(rgb, face) for name, (rgb, face) in lfw_faces.items() if face is not None
+        embedder: {
+            name: align_face(rgb, face, CROPS[embedder])
+            for name, (rgb, face) in lfw_faces.items()
+            if face is not None
+        }
+        for embedder in EMBEDDER_NAMES
     }
+
+
+def verify_flip(embedder: str) -> bool:
+    """Whether /verify flips for `embedder` with default settings (VERIFY_FLIP)."""
+    flip = Settings().verify_flip
+    return VERIFY_FLIP[embedder] if flip is None else flip
 
 
 @pytest.fixture(scope="session")
 def lfw_embeddings(
-    embedders: dict[str, Embedder], lfw_crops: dict[str, np.ndarray]
+    embedders: dict[str, Embedder], lfw_crops: dict[str, dict[str, np.ndarray]]
 ) -> dict[str, dict[str, np.ndarray]]:
-    """{embedder name: {image name: unit vector}} for both embedders, as the API embeds
-    by default (flip as FLIP_AUGMENTATION's default, centred on the build's mean)."""
-    names = sorted(lfw_crops)
-    crops = np.stack([lfw_crops[name] for name in names])
-    flip = Settings().flip_augmentation
+    """{embedder name: {image name: unit vector}} for both embedders, as /verify embeds
+    by default (the embedder's crop and flip averaging)."""
     result = {}
     for embedder_name, embedder in embedders.items():
+        names = sorted(lfw_crops[embedder_name])
+        crops = np.stack([lfw_crops[embedder_name][name] for name in names])
+        flip = verify_flip(embedder_name)
         vectors = np.concatenate(
             [embedder.embed(crops[i : i + BATCH], flip=flip) for i in range(0, len(crops), BATCH)]
         )
