@@ -43,7 +43,7 @@ from api.recognition.matcher import IDENTIFY_THRESHOLDS
 from api.sightings.quality import face_quality
 from api.vision import Embedder, MtcnnDetector, align_face, load_embedder
 from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
-from benchmarks.lfw import central_face, read_pairs, read_rgb
+from benchmarks.lfw import read_pairs, read_rgb, subject_face
 from models.runtime import ModelStore
 
 log = logging.getLogger("benchmarks.face_quality")
@@ -106,7 +106,7 @@ class Faces:
         self.embedder = embedder
 
     def analyse(self, rgb: np.ndarray) -> tuple[float, np.ndarray] | None:
-        face = central_face(self.detector, rgb)
+        face = subject_face(self.detector, rgb)
         if face is None:
             return None
         crop = align_face(rgb, face, self.embedder.crop)

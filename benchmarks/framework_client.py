@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 import requests
 
-from api.db.engine import create_db_engine, create_schema
+from api.db.engine import create_db_engine
+from api.db.migrations import upgrade_schema
 from api.metrics import STAGES
 from benchmarks.common import SHARED, load_average, machine, markdown_table, write_result
 from benchmarks.gallery_benchmark import fill, synthetic_gallery
@@ -209,7 +210,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         engine = create_db_engine(f"sqlite:///{folder / 'db.sqlite3'}", 10.0)
-        create_schema(engine)
+        upgrade_schema(engine)
         fill(engine, synthetic_gallery(GALLERY_FACES))
         engine.dispose()
         rows = [measure(folder, precision, args) for precision in args.precisions]

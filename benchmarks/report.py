@@ -192,7 +192,10 @@ def _gallery(data: Result) -> list[Headline]:
     headlines = [
         (
             f"Gallery search, top {data['top_k']} people over every enrolled face (1 thread)",
-            "; ".join(f"{r['faces']:,} faces: {r['top5_all_ms_median']} ms" for r in rows),
+            "; ".join(
+                f"{r['faces']:,} faces: {r['top5_all_ms_median']} ms ({r['matrix_mb']} MiB)"
+                for r in rows
+            ),
         )
     ]
     refresh = sorted(data["refresh"], key=lambda r: r["faces"])

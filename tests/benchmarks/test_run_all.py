@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
+
+import pytest
 
 from benchmarks import run_all
 
@@ -25,6 +28,14 @@ def test_every_benchmark_module_is_listed_and_exists() -> None:
     # tf_throughput and gemm_rate are parts of throughput, which runs them in children.
     not_benchmarks = {"run_all", "report", "tf_throughput", "gemm_rate"}
     assert with_main - not_benchmarks == {b.name for b in run_all.BENCHMARKS}
+
+
+@pytest.mark.parametrize("name", [b.name for b in run_all.BENCHMARKS])
+def test_every_benchmark_imports(name: str) -> None:
+    """A benchmark left behind by a change to what it imports (framework_client once
+    imported a schema function the migrations had replaced) fails here, not at `make bench`."""
+    module = importlib.import_module(f"benchmarks.{name}")
+    assert callable(module.main)
 
 
 def test_plan_runs_everything_by_default() -> None:

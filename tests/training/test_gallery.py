@@ -7,7 +7,7 @@ import pytest
 
 from api.db.gallery import GallerySnapshot
 from api.recognition.classifier import LinearClassifier
-from api.recognition.gallery import GalleryIndex
+from api.recognition.gallery import GALLERY_DTYPE, GalleryIndex, similarities
 from api.recognition.matcher import identify
 from api.recognition.release import Release
 
@@ -23,9 +23,16 @@ def snapshot(owners: list[str], seed: int = 0) -> GallerySnapshot:
     )
 
 
+def stored(vectors: np.ndarray) -> np.ndarray:
+    """The vectors as the gallery holds them (GALLERY_DTYPE), widened back to float32."""
+    return vectors.astype(GALLERY_DTYPE).astype(np.float32)
+
+
 def brute_force(snap: GallerySnapshot, probe: np.ndarray, exclude: set[str]) -> list[str]:
+    """Best people by their best face, over the stored vectors: the search is exact on
+    what it holds."""
     best: dict[str, float] = {}
-    for person, similarity in zip(snap.person_ids, snap.vectors @ probe, strict=True):
+    for person, similarity in zip(snap.person_ids, stored(snap.vectors) @ probe, strict=True):
         if person not in exclude:
             best[person] = max(best.get(person, -2.0), float(similarity))
     return sorted(best, key=lambda person: -best[person])
@@ -53,12 +60,36 @@ def test_rows_are_grouped_by_person_and_search_is_exact() -> None:
     for face_id, vector in zip(
         index.snapshot.face_ids.tolist(), index.snapshot.vectors, strict=True
     ):
-        np.testing.assert_array_equal(by_id[face_id], vector)
+        np.testing.assert_array_equal(by_id[face_id].astype(GALLERY_DTYPE), vector)
     for probe in snapshot(["q"] * 20, seed=2).vectors:
         found = [person for person, _ in index.view(None).best_untrained(probe, 7)]
         assert found == brute_force(snap, probe, set())[:7]
-        own = [float(v @ probe) for v, o in zip(snap.vectors, owners, strict=True) if o == "p3"]
+        rows = zip(stored(snap.vectors), owners, strict=True)
+        own = [float(v @ probe) for v, o in rows if o == "p3"]
         assert index.person_similarity(probe, "p3") == pytest.approx(max(own), abs=1e-6)
+
+
+def test_rows_are_held_in_half_the_memory_within_a_thousandth_of_each_cosine() -> None:
+    snap = snapshot([f"p{i % 50}" for i in range(2000)])
+    index = GalleryIndex.build(snap)
+    assert index.snapshot.vectors.dtype == np.float16
+    assert index.snapshot.vectors.nbytes == snap.vectors.nbytes // 2
+    probes = snapshot(["q"] * 50, seed=9).vectors
+    exact = snap.vectors @ probes.T
+    held = np.stack([similarities(index.snapshot.vectors, p) for p in probes], axis=1)
+    by_id = np.argsort(index.snapshot.face_ids)  # the index regroups rows by person
+    assert np.abs(held[by_id] - exact).max() < 1e-3
+
+
+def test_similarities_of_many_rows_are_taken_a_block_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = stored(snapshot(["p"] * 1000, seed=4).vectors).astype(GALLERY_DTYPE)
+    probe = snapshot(["q"], seed=6).vectors[0]
+    whole = similarities(rows, probe)
+    monkeypatch.setattr("api.recognition.gallery.SIMILARITY_BLOCK_ROWS", 64)
+    np.testing.assert_allclose(similarities(rows, probe), whole, atol=1e-6)
+    assert whole.dtype == np.float32 and whole.shape == (1000,)
 
 
 def test_view_searches_only_people_the_release_does_not_know_and_masks_deleted_labels() -> None:
