@@ -8,7 +8,10 @@ original's `Test_image.jpg`), against real gunicorn (2 workers x 2 threads, the 
 layout) with 10,000 synthetic faces in the gallery, once per EMBEDDER_PRECISION. Also:
 one client's p50/p99 latency on the crop; each worker's resident (RSS) and proportional
 (PSS: shared pages split between the workers) memory after the load; the mean time of
-each pipeline stage from /metrics (facerec_stage_seconds).
+each pipeline stage from /metrics (facerec_stage_seconds). With --profile, py-spy samples
+both workers through further crop bursts: one gives the flame graph
+(results/framework_client_flame_<precision>.svg), the other the share of the samples
+spent in each function of the API (the "profile" rows).
 
 The original framework's own figures (it needs TensorFlow 1.x; not runnable here) are the
 ones issue 17 recorded on this machine kind: 16.4 req/s on the crop, 15.8 on its image,
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -36,7 +41,15 @@ import requests
 from api.db.engine import create_db_engine
 from api.db.migrations import upgrade_schema
 from api.metrics import STAGES
-from benchmarks.common import SHARED, load_average, machine, markdown_table, write_result
+from benchmarks.common import (
+    REPO_ROOT,
+    RESULTS,
+    SHARED,
+    load_average,
+    machine,
+    markdown_table,
+    write_result,
+)
 from benchmarks.gallery_benchmark import fill, synthetic_gallery
 from tests.live_api import ApiProcess, parent_pid
 
@@ -100,15 +113,11 @@ def one_client(url: str, image: bytes, requests_count: int) -> dict[str, float]:
 
 def worker_memory(server: ApiProcess) -> list[dict[str, float]]:
     """RSS and PSS (MiB) of each worker: the master's children."""
-    assert server.process is not None
     rows = []
-    for status in Path("/proc").glob("[0-9]*/stat"):
-        pid = int(status.parent.name)
+    for pid in worker_pids(server):
         try:
-            if parent_pid(pid) != server.process.pid:
-                continue
-            rollup = (status.parent / "smaps_rollup").read_text(encoding="utf-8")
-        except (OSError, IndexError, ValueError):
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="utf-8")
+        except OSError:
             continue
         kib = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+):\s+(\d+) kB", rollup, re.M)}
         rows.append(
@@ -127,6 +136,78 @@ def stage_means(url: str) -> dict[str, float]:
         if total and count and float(count[1]):
             means[stage] = round(1000 * float(total[1]) / float(count[1]), 2)
     return means
+
+
+def worker_pids(server: ApiProcess) -> list[int]:
+    assert server.process is not None
+    return sorted(
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if _is_child(int(stat.parent.name), server.process.pid)
+    )
+
+
+def _is_child(pid: int, parent: int) -> bool:
+    try:
+        return parent_pid(pid) == parent
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def spy_command(pid: int, seconds: int, form: str, out: Path) -> list[str]:
+    """py-spy (installed beside this interpreter) sampling `pid` 100 times a second."""
+    spy = Path(sys.executable).with_name("py-spy")
+    timing = ("--duration", str(seconds), "--rate", "100", "--nonblocking")
+    return [str(spy), "record", "--pid", str(pid), *timing, "--format", form, "--output", str(out)]
+
+
+def profile(server: ApiProcess, image: bytes, args: argparse.Namespace, precision: str) -> dict:
+    """py-spy on both workers while crop bursts keep them busy for `args.profile` seconds:
+    a flame graph of one, the top functions of the other (inclusive share of samples)."""
+    flame = RESULTS / f"framework_client_flame_{precision}.svg"
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "stacks.txt"
+        spies = [
+            subprocess.Popen(
+                spy_command(pid, args.profile, form, out),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for pid, form, out in zip(
+                worker_pids(server), ("flamegraph", "raw"), (flame, raw), strict=True
+            )
+        ]
+        deadline = time.monotonic() + args.profile
+        while time.monotonic() < deadline:
+            burst(server.url, image, 16)
+        for spy in spies:
+            spy.wait(timeout=60)
+        stacks = raw.read_text(encoding="utf-8").splitlines()
+    return {"flame_graph": flame.name, "top_functions": top_functions(stacks)}
+
+
+def _function(frame: str) -> str | None:
+    """ "name (<repo>/api/x.py:12)" -> "name (api/x.py)"; None for a frame outside the
+    repository's api/ and models/."""
+    found = re.fullmatch(
+        rf"(.+) \((?:{re.escape(str(REPO_ROOT))}/)?((?:api|models)/[^:]+):\d+\)", frame
+    )
+    return f"{found[1]} ({found[2]})" if found else None
+
+
+def top_functions(stacks: list[str], count: int = 12) -> list[dict[str, Any]]:
+    """py-spy raw lines ("frame;frame;... samples"): the API's functions (frames in api/
+    or models/) with the share of all samples whose stack holds them."""
+    samples: dict[str, int] = {}
+    total = 0
+    for line in stacks:
+        frames, _, number = line.rpartition(" ")
+        total += int(number)
+        names = {_function(frame) for frame in frames.split(";")} - {None}
+        for name in names:
+            samples[name] = samples.get(name, 0) + int(number)
+    ranked = sorted(samples.items(), key=lambda item: -item[1])[:count]
+    return [{"function": name, "share": round(n / max(total, 1), 3)} for name, n in ranked]
 
 
 def measure(folder: Path, precision: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -152,6 +233,8 @@ def measure(folder: Path, precision: str, args: argparse.Namespace) -> dict[str,
         row["workers"] = worker_memory(server)
         row["stage_ms"] = stage_means(server.url)
         row["load_average_after"] = load_average()
+        if args.profile:
+            row["profile"] = profile(server, payloads["crop"], args, precision)
         return row
     finally:
         server.stop()
@@ -192,11 +275,23 @@ def markdown(rows: list[dict[str, Any]], stamp: dict[str, Any]) -> str:
             for r in rows
         ],
     )
-    return (
+    text = (
         f"{stamp['cpu']}, {stamp['cores']} cores, {stamp['date']}, load average "
         f"{stamp['load_average']} before; each row's load is in the JSON. 2 workers x 2 "
         f"threads, {GALLERY_FACES:,} faces in the gallery, SQLite.\n\n{table}"
     )
+    for r in (r for r in rows if "profile" in r):
+        shares = markdown_table(
+            ["function (file)", "share of a worker's samples"],
+            [[f"`{f['function']}`", f"{f['share']:.0%}"] for f in r["profile"]["top_functions"]],
+        )
+        text += (
+            f"\n\nWhere a worker's time goes under the crop bursts, {r['precision']} (py-spy, "
+            f"100 samples/s; a function's share counts the samples its frame is on the stack "
+            f"of, so nested ones overlap):\n\n{shares}\n\n"
+            f"![flame graph, {r['precision']}](results/{r['profile']['flame_graph']})"
+        )
+    return text
 
 
 def main() -> None:
@@ -205,6 +300,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="bursts per image (best kept)")
     parser.add_argument("--single", type=int, default=60, help="one-client requests")
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS))
+    parser.add_argument(
+        "--profile", type=int, default=0, help="seconds of py-spy on both workers (0: none)"
+    )
     args = parser.parse_args()
     stamp = machine()
     with tempfile.TemporaryDirectory() as tmp:

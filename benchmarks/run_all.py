@@ -41,7 +41,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("throughput", ("--faces", "16", "--repeats", "1")),
     Benchmark("api_recognize", ("--requests-per-level", "16"), slow=True),
     Benchmark(
-        "framework_client", ("--concurrent", "20", "--rounds", "1", "--single", "10"), slow=True
+        "framework_client",
+        ("--concurrent", "20", "--rounds", "1", "--single", "10"),
+        slow=True,
+        args=("--profile", "20"),
     ),
     Benchmark("edge_benchmark", ("--repeats", "1", "--frames", "10")),
     Benchmark("training_benchmark", ("--quick",), slow=True),

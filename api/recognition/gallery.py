@@ -20,11 +20,10 @@ Indexes are immutable, so a request keeps the one it took while the next is buil
 Rows are held as float16 (GALLERY_DTYPE): half the memory of float32, so a worker holds
 1,000,000 128-d faces in 244 MiB instead of 488 MiB, for a cosine off by at most about
 1e-3 (unit vectors; 3 significant digits per component), far below any threshold's
-margin. Products are taken in float32: the rows a release view searches on every request
-(people enrolled since the training) are widened once when the view is built; a person's
-block, or the whole matrix before the first training, a block of rows at a time (numpy
-widens float16 at about a fifth of the speed of a float32 product: 1.5 ms for 10,000
-faces, paid only until the first training).
+margin. Products are taken in float32 (numpy widens float16 at about a seventh of the
+speed of a float32 product): the rows a release view searches on every request are widened
+once, when the view is built, and a person's block when it is compared. Before the first
+training the view is the whole matrix, so a worker then also holds it widened.
 """
 
 from __future__ import annotations
@@ -39,19 +38,6 @@ from api.db.gallery import GalleryDelta, GallerySnapshot
 from api.recognition.release import Release
 
 GALLERY_DTYPE = np.float16
-SIMILARITY_BLOCK_ROWS = 32768  # float16 rows widened to float32 at a time (16 MiB at 128-d)
-
-
-def similarities(rows: np.ndarray, probe: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each row to a unit probe, float32, without widening more
-    than SIMILARITY_BLOCK_ROWS rows at once."""
-    if len(rows) <= SIMILARITY_BLOCK_ROWS:
-        return rows.astype(np.float32, copy=False) @ probe
-    out = np.empty(len(rows), np.float32)
-    for start in range(0, len(rows), SIMILARITY_BLOCK_ROWS):
-        block = rows[start : start + SIMILARITY_BLOCK_ROWS]
-        out[start : start + len(block)] = block.astype(np.float32) @ probe
-    return out
 
 
 @dataclass(frozen=True)
@@ -78,15 +64,13 @@ class ReleaseView:
 
     release_version: str | None
     live: np.ndarray  # (n_labels,) bool: the label is still enrolled
-    # (R, dim): faces of people the release does not know, float32 (a copy, made once per
-    # view); before any training, the whole GALLERY_DTYPE matrix itself
-    untrained: np.ndarray
+    untrained: np.ndarray  # (R, dim) float32: faces of people the release does not know
     untrained_segments: Segments
 
     def best_untrained(self, probe: np.ndarray, count: int) -> list[tuple[str, float]]:
         if len(self.untrained) == 0:
             return []
-        return self.untrained_segments.best(similarities(self.untrained, probe), count)
+        return self.untrained_segments.best(self.untrained @ probe, count)
 
 
 # Room for appended rows left after the matrix when a delta copies it (share of the rows,
@@ -224,7 +208,7 @@ class GalleryIndex:
         if i is None:
             return None
         rows = self.snapshot.vectors[self.segments.starts[i] : self.segments.starts[i + 1]]
-        return float(similarities(rows, probe).max())
+        return float((rows.astype(np.float32) @ probe).max())
 
     def view(self, release: Release | None) -> ReleaseView:
         """The per-release view, cached for the latest release seen by this index."""
@@ -243,8 +227,9 @@ class GalleryIndex:
         known = set(labels)
         keep = [i for i, person in enumerate(self.segments.people) if person not in known]
         starts = self.segments.starts
-        if len(keep) == self.people_count:  # nobody trained yet: the whole matrix, no copy
-            return ReleaseView(version_of(release), live, self.snapshot.vectors, self.segments)
+        if len(keep) == self.people_count:  # nobody trained yet: the whole matrix
+            untrained = self.snapshot.vectors.astype(np.float32)
+            return ReleaseView(version_of(release), live, untrained, self.segments)
         firsts = starts[:-1][keep]
         lengths = starts[1:][keep] - firsts
         new_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
