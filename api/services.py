@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from threadpoolctl import threadpool_limits
 
 from api.alerts.dispatcher import Dispatcher, dispatcher_for
 from api.auth import Authenticator, parse_env_keys
@@ -149,6 +150,11 @@ class Services:
 def load_services(settings: Settings, engine: Engine) -> Services:
     store = ModelStore(settings.face_models_dir)
     threads = settings.ort_intra_op_threads
+    # numpy's BLAS (gallery and classifier products) would start a thread per core in
+    # every worker, beside onnxruntime's and the request threads: oversubscribed, its
+    # threads spin. It gets ORT_INTRA_OP_THREADS like onnxruntime (found by
+    # `benchmarks/framework_client.py --profile`: +50% requests/s on 2 cores).
+    threadpool_limits(limits=threads, user_api="blas")
     detector = MtcnnDetector(
         store,
         min_face_size=settings.min_face_size,

@@ -342,7 +342,7 @@ def headlines(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             f"{r['one_client_crop']['p50_ms']} ms, p99 {r['one_client_crop']['p99_ms']} ms; "
             "RSS per worker "
             + " / ".join(f"{w['rss_mib']:.0f}" for w in r["workers"])
-            + f" MiB; load average {r['load_average_before']} (shared machine: re-run quiet)",
+            + f" MiB; load average {r['load_average_before']} before",
         }
         for r in rows
     ]
