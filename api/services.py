@@ -33,7 +33,7 @@ from api.training_worker import TrainingWorker
 from api.unknowns.regroup import RegroupResult, regroup
 from api.unknowns.worker import RegroupWorker
 from api.vision import MtcnnDetector, load_embedder
-from api.vision.embedder import VERIFY_FLIP, VERIFY_THRESHOLDS
+from api.vision.embedder import VERIFY_THRESHOLDS, verify_flip
 from models.runtime import ModelStore
 
 EXTENSION_KEY = "facerec"
@@ -89,11 +89,8 @@ class Services:
 
     @property
     def verify_flip(self) -> bool:
-        """Whether /verify averages each face with its mirror: VERIFY_FLIP, else what
-        was best on LFW DevTrain for the embedder."""
-        if self.settings.verify_flip is not None:
-            return self.settings.verify_flip
-        return VERIFY_FLIP[self.analyzer.embedder.name]
+        """Whether /verify averages each face with its mirror (api/vision/embedder.py)."""
+        return verify_flip(self.analyzer.embedder.name, self.settings.verify_flip)
 
     @property
     def verify_threshold(self) -> float:

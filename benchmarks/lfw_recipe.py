@@ -51,9 +51,9 @@ import requests
 
 from api.config import Settings
 from api.vision import EMBEDDER_NAMES, Embedder, MtcnnDetector, align_face, load_embedder
-from api.vision.align import CropRecipe, crop_matrix, roll_degrees, warp
+from api.vision.align import CropRecipe, roll_degrees
 from api.vision.choice import primary_face
-from api.vision.embedder import CROPS, VERIFY_FLIP, l2_normalise
+from api.vision.embedder import CROPS, l2_normalise, verify_flip
 from api.vision.mtcnn import Face
 from benchmarks.common import (
     REPO_ROOT,
@@ -75,7 +75,7 @@ from benchmarks.lfw import (
     tar_at_far,
 )
 from benchmarks.lfw_verification import select_pairs
-from models.reference import mean_embedding, reference_images
+from models.reference import mean_embedding, reference_faces, reference_images
 from models.runtime import ModelStore
 from tests.live_api import ApiProcess
 
@@ -196,12 +196,12 @@ def central(faces: list[Face], width: int, height: int) -> Face | None:
 
 
 def margin_crop(margin: float, per_axis: bool, correct_roll: bool, size: int = 160) -> Crop:
-    """align_face's geometry with the roll decided here: the box grown by `margin` of its
-    own width and height (`per_axis`) or of its mean side, eyes levelled when asked."""
-    region = CropRecipe(margin, per_axis, min_roll_degrees=0.0).region
+    """align_face with the roll decided here: the box grown by `margin` of its own width
+    and height (`per_axis`) or of its mean side, eyes levelled when asked."""
+    recipe = CropRecipe(margin, per_axis, min_roll_degrees=0.0 if correct_roll else math.inf)
 
     def crop(rgb: np.ndarray, face: Face) -> np.ndarray:
-        return warp(rgb, crop_matrix(face, size, region(face), correct_roll), size)
+        return align_face(rgb, face, recipe, size)
 
     return crop
 
@@ -391,16 +391,11 @@ class Lab:
         shipped_roll = CROPS[embedder].min_roll_degrees
         recipe = replace(recipe, min_roll_degrees=shipped_roll, pick=primary_face)
 
-        def faces() -> list[tuple[np.ndarray, Face]]:
-            found = []
-            for rgb in reference_images():
-                face = primary_face(self.detector.detect(rgb), rgb.shape[1], rgb.shape[0])
-                if face is not None:
-                    found.append((rgb, face))
-            return found
-
         def compute() -> np.ndarray:
-            reference = cached(CACHE / "detections-reference.pkl", faces)
+            reference = cached(
+                CACHE / "detections-reference.pkl",
+                lambda: reference_faces(reference_images(), self.detector),
+            )
             crops = np.stack(
                 [
                     recipe.crop_for(abs(roll_degrees(face)) >= recipe.min_roll_degrees)[1](
@@ -519,11 +514,11 @@ def shipped_crop(embedder: str) -> Recipe:
 
 def shipped(embedder: str) -> Recipe:
     """What /verify runs for `embedder` with default settings."""
-    flip = Settings().verify_flip
+    settings = Settings()
     return replace(
         shipped_crop(embedder),
-        flip=VERIFY_FLIP[embedder] if flip is None else flip,
-        mean=Settings().centre_embeddings,
+        flip=verify_flip(embedder, settings.verify_flip),
+        mean=settings.centre_embeddings,
     )
 
 

@@ -39,6 +39,13 @@ CROPS: dict[str, CropRecipe] = {
 }
 VERIFY_FLIP: dict[str, bool] = {"facenet128": True, "facenet512": False}
 
+
+def verify_flip(embedder: str, setting: bool | None) -> bool:
+    """Whether /verify averages each face with its mirror: the VERIFY_FLIP setting, else
+    what was best on LFW DevTrain for `embedder`."""
+    return VERIFY_FLIP[embedder] if setting is None else setting
+
+
 # L2 distance between unit embeddings below which two faces are the same person, per
 # (embedder, flip averaging): the accuracy-maximising threshold of the API's pipeline
 # (subject face, the embedder's crop, not centred) on LFW View 1 DevTrain, fitted

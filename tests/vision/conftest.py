@@ -21,7 +21,7 @@ from api.vision import (
     load_embedder,
     primary_face,
 )
-from api.vision.embedder import CROPS, VERIFY_FLIP
+from api.vision.embedder import CROPS, verify_flip
 from benchmarks.lfw import Pair, read_pairs, read_rgb, split_folds
 from models.runtime import ModelStore
 from tests.shared_data import built_models_root, shared_path
@@ -86,12 +86,6 @@ def lfw_crops(
     }
 
 
-def verify_flip(embedder: str) -> bool:
-    """Whether /verify flips for `embedder` with default settings (VERIFY_FLIP)."""
-    flip = Settings().verify_flip
-    return VERIFY_FLIP[embedder] if flip is None else flip
-
-
 @pytest.fixture(scope="session")
 def lfw_embeddings(
     embedders: dict[str, Embedder], lfw_crops: dict[str, dict[str, np.ndarray]]
@@ -102,7 +96,7 @@ def lfw_embeddings(
     for embedder_name, embedder in embedders.items():
         names = sorted(lfw_crops[embedder_name])
         crops = np.stack([lfw_crops[embedder_name][name] for name in names])
-        flip = verify_flip(embedder_name)
+        flip = verify_flip(embedder_name, Settings().verify_flip)
         vectors = np.concatenate(
             [embedder.embed(crops[i : i + BATCH], flip=flip) for i in range(0, len(crops), BATCH)]
         )

@@ -7,11 +7,12 @@ import threading
 import numpy as np
 import pytest
 
+from api.config import Settings
 from api.vision import EMBEDDER_NAMES, Embedder, load_embedder
-from api.vision.embedder import VERIFY_THRESHOLDS
+from api.vision.embedder import VERIFY_THRESHOLDS, verify_flip
 from benchmarks.lfw import Pair, accuracy_at, kfold_accuracies, pair_distances
 from models.runtime import ModelError, ModelStore
-from tests.vision.conftest import THREADS, verify_flip
+from tests.vision.conftest import THREADS
 
 # Ten-fold accuracy on LFW View 1 DevTest (threshold from the other nine folds) of what
 # /verify runs by default, 0.5 points under what benchmarks/lfw_recipe.py measured
@@ -40,7 +41,7 @@ def test_lfw_view1_accuracy(
     distances, same = pair_distances(lfw_pairs, lfw_embeddings[name])
     folds = np.array([pair.fold for pair in lfw_pairs])
     accuracy = float(np.mean([acc for _, acc in kfold_accuracies(distances, same, folds)]))
-    default = VERIFY_THRESHOLDS[(name, verify_flip(name))]
+    default = VERIFY_THRESHOLDS[(name, verify_flip(name, Settings().verify_flip))]
     at_default = accuracy_at(distances, same, default)
     print(
         f"\n{name}: LFW View 1 DevTest {len(lfw_pairs)} pairs: ten-fold accuracy "
