@@ -16,7 +16,7 @@ from api.config import Settings
 from api.db.engine import create_db_engine
 from api.errors import ContractApi, database_unavailable, register_error_handlers
 from api.logs import configure_logging
-from api.memory import return_large_buffers
+from api.memory import return_large_buffers, trim_heap
 from api.routes import (
     activity,
     alerts,
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     engine = engine or create_db_engine(settings.database_url, settings.db_timeout_seconds)
     svc = load_services(settings, engine)
+    trim_heap()  # opening the models leaves their build copies freed on the heap
     app.extensions[EXTENSION_KEY] = svc
     svc.ensure_schema()
     svc.training.start()

@@ -9,6 +9,12 @@ growth) makes every allocation of 4 MB or more its own mapping, returned when fr
 Together with onnxruntime sessions without a memory arena (models/runtime.py) and one
 large image at a time per process (api/imaging.py), this bounds a worker's memory
 (tests/api/test_memory.py measures it).
+
+Smaller blocks still come from the heap, and opening a model leaves many freed there:
+onnxruntime builds the float32 FaceNet's optimised graph through copies of its 87 MB of
+weights, and glibc keeps the freed pages. `trim_heap` hands them back (malloc_trim):
+measured on a worker's FaceNet session, 230 MiB resident after opening, 99 MiB after the
+trim, with the same speed.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +30,29 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 MMAP_THRESHOLD_BYTES = 4 * 2**20
 
 
+def _glibc_function(name: str) -> Any:
+    """`name` from the C library, or None where it is not glibc (musl has neither)."""
+    library = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(library), name) if library else None
+    except (OSError, AttributeError):
+        return None
+
+
 def return_large_buffers() -> bool:
     """Set glibc's mmap threshold for this process; False where libc is not glibc."""
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        mallopt = None
+    mallopt = _glibc_function("mallopt")
     if mallopt is None or not mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES):
         log.warning("mallopt is unavailable: freed image buffers may stay with their thread")
         return False
+    return True
+
+
+def trim_heap() -> bool:
+    """Give the heap's free pages back to the system, after work that freed much (models
+    opened, a training job); False where libc is not glibc."""
+    malloc_trim = _glibc_function("malloc_trim")
+    if malloc_trim is None:
+        return False
+    malloc_trim(0)
     return True

@@ -29,7 +29,6 @@ from api.db.gallery import ADDED, GallerySnapshot, encode_vector, load_snapshot,
 from api.db.schema import face_embeddings, face_images
 from api.errors import ApiError
 from api.imaging import decode_image, large_image_slot
-from api.recognition.classifier import train_linear_classifier
 from api.recognition.faces import FaceAnalyzer
 from api.recognition.release import (
     Release,
@@ -202,7 +201,12 @@ def release_from_snapshot(
     snapshot: GallerySnapshot, embedder: str, threshold: float, threads: int, version: str
 ) -> Release:
     """The release a training publishes, fitted on `snapshot`'s embeddings; shared with
-    benchmarks/open_set_identification.py so that it measures exactly this release."""
+    benchmarks/open_set_identification.py so that it measures exactly this release.
+
+    The fitting module is imported here, on a worker's first training job, not with the
+    app: it brings SciPy and scikit-learn (api/recognition/fitting.py)."""
+    from api.recognition.fitting import train_linear_classifier
+
     return Release(
         version=version,
         embedder=embedder,

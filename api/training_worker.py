@@ -30,6 +30,7 @@ import threading
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.db import training_jobs as jobs
+from api.memory import trim_heap
 from api.training import JobHandedBackError, LeaseLostError, TrainingContext, run_job
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ class TrainingWorker:
             self._running = None
             done.set()
             heartbeat.join()
+            trim_heap()  # a job frees every face's embedding and the fit's working sets
 
     def _hand_back(self, claim: jobs.Claim) -> None:
         with self.context.engine.begin() as conn:

@@ -19,7 +19,7 @@ import argparse
 import numpy as np
 from sklearn.svm import LinearSVC
 
-from api.recognition.classifier import train_linear_classifier
+from api.recognition.fitting import train_linear_classifier
 from api.recognition.linear_svm import fit_ovr_l2svm
 from benchmarks.common import RESULTS, chart, fastest_run, markdown_table, write_result
 

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 
 # Cosine similarity at which two faces (arrival: a face and its nearest grouped sighting;
 # re-grouping: the mean over two groups' faces) are taken for one stranger. Measured on
@@ -29,9 +28,14 @@ def new_unknown_id() -> str:
 
 
 def cluster(vectors: np.ndarray, similarity: float = GROUP_SIMILARITY) -> np.ndarray:
-    """Cluster labels (0..k-1) of unit `vectors`: average linkage, cut at `similarity`."""
+    """Cluster labels (0..k-1) of unit `vectors`: average linkage, cut at `similarity`.
+
+    scikit-learn is imported on the first regrouping, not with the app: about 60 MiB of
+    resident memory that a worker which never regroups does not hold."""
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=np.int64)
+    from sklearn.cluster import AgglomerativeClustering
+
     model = AgglomerativeClustering(
         n_clusters=None,
         metric="cosine",

@@ -1,8 +1,11 @@
-"""Memory under large images: one 40-megapixel JPEG, then four at once on one worker with
-four threads, measured as the worker's peak resident memory (VmHWM) above its warm
-baseline. Detection runs on a downscaled copy (DETECT_MAX_PIXELS), so the pyramid MTCNN
-builds no longer scales with the upload; the bound below is what the pod's memory limit
-is sized from (kubernetes-deployment-azure/base/deployment.yaml)."""
+"""A worker's memory. Serving: with the default models loaded and 10,000 faces in the
+gallery a worker stays within issue 17's 300 MiB, without SciPy or scikit-learn (loaded
+only for a training job or a regrouping). Under large images: one 40-megapixel JPEG, then
+four at once on one worker with four threads, measured as the worker's peak resident
+memory (VmHWM) above its warm baseline. Detection runs on a downscaled copy
+(DETECT_MAX_PIXELS), so the pyramid MTCNN builds no longer scales with the upload; the
+bound below is what the pod's memory limit is sized from
+(kubernetes-deployment-azure/base/deployment.yaml)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from api.db.engine import create_db_engine
+from api.db.migrations import upgrade_schema
+from benchmarks.gallery_benchmark import fill, synthetic_gallery
 from tests.api.client import recognize
 from tests.databases import sqlite_url
 from tests.live_api import ApiProcess, parent_pid
@@ -25,6 +31,8 @@ WIDTH, HEIGHT = 7296, 5472  # 39.9 megapixels, under MAX_IMAGE_PIXELS (40,000,00
 # Peak resident memory a worker may add over its warm baseline (MiB).
 ONE_REQUEST_BOUND_MIB = 400
 FOUR_REQUESTS_BOUND_MIB = 500
+SERVING_BOUND_MIB = 300  # resident, per worker (issue 17)
+GALLERY_FACES = 10_000
 RESULTS = Path(os.environ.get("MEMORY_RESULTS", "tests/artifacts/memory-40mp.json"))
 
 
@@ -55,11 +63,46 @@ def _parent_is(pid: int, parent: int) -> bool:
         return False
 
 
-def _peak_mib(pid: int) -> float:
+def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
+    raise AssertionError(f"no {field}")
+
+
+def _peak_mib(pid: int) -> float:
+    return _status_mib(pid, "VmHWM")
+
+
+def _mapped_packages(pid: int, packages: tuple[str, ...]) -> set[str]:
+    """Those of `packages` that have a file mapped into the process (a loaded extension)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {name for name in packages if f"/site-packages/{name}/" in maps}
+
+
+def test_a_serving_worker_holds_the_models_and_gallery_in_300_mib(tmp_path: Path) -> None:
+    engine = create_db_engine(sqlite_url(tmp_path))
+    upgrade_schema(engine)
+    fill(engine, synthetic_gallery(GALLERY_FACES))
+    engine.dispose()
+    api = ApiProcess(
+        env={"DATABASE_URL": sqlite_url(tmp_path), "MODEL_DIR": str(tmp_path / "models")},
+        log_path=tmp_path / "gunicorn.log",
+    ).start()
+    try:
+        pid = _worker_pid(api)
+        crop = shared_path("data", "lfw-ident20", "Nicole_Kidman", "Nicole_Kidman_0001.jpg")
+        answers = [recognize(api.url, crop) for _ in range(20)]
+        resident = _status_mib(pid, "VmRSS")
+        mapped = _mapped_packages(pid, ("scipy", "sklearn"))
+    finally:
+        api.stop()
+    assert {a.status_code for a in answers} == {200}, answers[0].text
+    # Untrained, the face is searched in the gallery: its nearest synthetic people.
+    candidates = answers[-1].json()["faces"][0]["candidates"]
+    assert candidates and all(c["person_id"].startswith("p") for c in candidates), candidates
+    assert not mapped, f"a serving worker loaded {mapped}"
+    assert resident <= SERVING_BOUND_MIB, f"{resident:.0f} MiB resident"
 
 
 def _measure(tmp_path: Path, concurrent: int) -> tuple[float, float, int]:

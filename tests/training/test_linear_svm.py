@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.svm import LinearSVC
 
-from api.recognition.classifier import train_linear_classifier
+from api.recognition.fitting import train_linear_classifier
 from api.recognition.linear_svm import fit_ovr_l2svm
 from benchmarks.training_benchmark import synthetic_faces
 
