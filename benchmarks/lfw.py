@@ -83,6 +83,31 @@ def split_folds(pairs: list[Pair], folds: int = 10) -> list[Pair]:
     return dealt
 
 
+def all_pairs(names: Sequence[str], seed: int = 0) -> list[Pair]:
+    """Every same-person pair of `names` (paths whose second-to-last part is the person),
+    then as many different-people pairs drawn at random (fixed `seed`), dealt into folds
+    by split_folds. Several times the pairs of a pairs file from the same images: finer
+    resolution where two embeddings differ by a few tenths of a point (int8 vs float32),
+    though people recur across folds."""
+    people = [Path(name).parent.name for name in names]
+    by_person: dict[str, list[str]] = {}
+    for name, person in zip(names, people, strict=True):
+        by_person.setdefault(person, []).append(name)
+    same = [
+        Pair(first, second, True)
+        for group in by_person.values()
+        for index, first in enumerate(group)
+        for second in group[index + 1 :]
+    ]
+    rng = np.random.default_rng(seed)
+    different: list[Pair] = []
+    while len(different) < len(same):
+        i, j = rng.integers(0, len(names), 2)
+        if people[i] != people[j]:
+            different.append(Pair(names[i], names[j], False))
+    return split_folds(same + different)
+
+
 def read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:

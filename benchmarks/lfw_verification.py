@@ -15,7 +15,10 @@ An image without a detected face makes its pairs count as "different".
 
 Run: .venv/bin/python -m benchmarks.lfw_verification [--lfw-root DIR] [--pairs FILE]
 (default: ../shared/data/lfw-view1 and its pairsDevTest.txt; for View 2 point --pairs at
-pairs.txt and --lfw-root at the full LFW image folder).
+pairs.txt and --lfw-root at the full LFW image folder). `--all-pairs` instead pairs every
+two images of one person in both View 1 sets (DevTrain and DevTest: 4,991 images, 3,191
+such pairs) with as many random different-people pairs (benchmarks/lfw.py all_pairs):
+about three times the pairs, to tell int8 from float32 where 1,000 pairs cannot.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from benchmarks.lfw import (
     Pair,
     accuracy_at,
     aligned_crops,
+    all_pairs,
     best_threshold,
     embed_batched,
     kfold_accuracies,
@@ -51,6 +55,7 @@ from models.runtime import ModelStore
 log = logging.getLogger("benchmarks.lfw_verification")
 
 DEFAULT_ROOT = SHARED / "data" / "lfw-view1"
+VIEW1_SETS = (SHARED / "data" / "lfw-view1-train", DEFAULT_ROOT)  # DevTrain, DevTest
 FAR_TARGET = 1e-3
 FOLDS = 10
 
@@ -78,6 +83,15 @@ def select_pairs(pairs: list[Pair], limit: int) -> list[Pair]:
         group = [p for p in pairs if p.same == same]
         chosen += group[:: max(1, len(group) // (limit // 2))][: limit // 2]
     return chosen
+
+
+def view1_images() -> list[str]:
+    """Every image the two View 1 pairs files name, as `<set folder>/<person>/<file>`."""
+    names: set[str] = set()
+    for folder in VIEW1_SETS:
+        for pair in read_pairs(next(folder.glob("pairsDev*.txt"))):
+            names |= {f"{folder.name}/{pair.first}", f"{folder.name}/{pair.second}"}
+    return sorted(names)
 
 
 def embed_plain_and_flipped(embedder: Embedder, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,13 +213,24 @@ def main() -> None:
         help="FaceNet precisions to compare (int8: models/quantize.py)",
     )
     parser.add_argument("--max-pairs", type=int, default=0, help="balanced subset (0: all)")
+    parser.add_argument(
+        "--all-pairs",
+        action="store_true",
+        help="every same-person pair of both View 1 sets, and as many random others",
+    )
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     args = parser.parse_args()
     pairs_file = args.pairs or args.lfw_root / "pairsDevTest.txt"
     load_before = load_average()
-    all_pairs = read_pairs(pairs_file)
-    view = "view2" if len({p.fold for p in all_pairs}) > 1 else "view1"
-    pairs = split_folds(select_pairs(all_pairs, args.max_pairs), FOLDS)
+    if args.all_pairs:
+        args.lfw_root, view = VIEW1_SETS[0].parent, "view1_all_pairs"
+        file_pairs = all_pairs(view1_images())
+        pairs = select_pairs(file_pairs, args.max_pairs)
+        pairs_file = Path("+".join(folder.name for folder in VIEW1_SETS))
+    else:
+        file_pairs = read_pairs(pairs_file)
+        view = "view2" if len({p.fold for p in file_pairs}) > 1 else "view1"
+        pairs = split_folds(select_pairs(file_pairs, args.max_pairs), FOLDS)
     names = sorted({p.first for p in pairs} | {p.second for p in pairs})
     store = ModelStore()
     started = time.perf_counter()
@@ -239,8 +264,9 @@ def main() -> None:
             "load_average_before": load_before,
             "pairs_file": pairs_file.name,
             "view": view,
+            "view_title": "View 1, all same-person pairs" if args.all_pairs else view,
             "pairs": len(pairs),
-            "pairs_in_file": len(all_pairs),
+            "pairs_in_file": len(file_pairs),
             "images": len(names),
             "images_without_face": missed,
             "folds_from_file": view == "view2",

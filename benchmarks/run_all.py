@@ -35,6 +35,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "lfw_verification", ("--max-pairs", "200"), slow=True, args=("--precisions", "fp32", "int8")
     ),
+    Benchmark(
+        "lfw_verification",
+        ("--max-pairs", "400"),
+        slow=True,
+        args=("--all-pairs", "--embedders", "facenet128", "--precisions", "fp32", "int8"),
+    ),
     Benchmark("lfw_recipe", ("--embedders", "facenet128", "--skip-api"), slow=True),
     Benchmark("open_set_identification", ("--strangers", "100", "--ks", "1", "5"), slow=True),
     Benchmark("detector_quality", ("--repeats", "1")),

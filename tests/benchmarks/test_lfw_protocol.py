@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.lfw import (
     Pair,
+    all_pairs,
     best_threshold,
     kfold_accuracies,
     pair_distances,
@@ -90,6 +91,20 @@ def brute_force_best(distances: np.ndarray, same: np.ndarray) -> tuple[float, fl
     accuracies = [float(np.mean((distances < t) == same)) for t in candidates]
     best = int(np.argmax(accuracies))
     return float(candidates[best]), accuracies[best]
+
+
+def test_all_pairs_are_every_same_person_pair_and_as_many_random_others() -> None:
+    sizes = {"Ann_A": 4, "Bob_B": 3, "Cy_C": 1, "Dee_D": 2}  # 6 + 3 + 0 + 1 same pairs
+    names = [f"set/{p}/{p}_{i:04d}.jpg" for p, n in sizes.items() for i in range(1, n + 1)]
+    pairs = all_pairs(names)
+    same = [p for p in pairs if p.same]
+    different = [p for p in pairs if not p.same]
+    assert len(same) == len({(p.first, p.second) for p in same}) == 10
+    assert all(Path(p.first).parent == Path(p.second).parent for p in same)
+    assert len(different) == 10
+    assert all(Path(p.first).parent != Path(p.second).parent for p in different)
+    assert pairs == all_pairs(names)  # the same draw every run
+    assert sorted({p.fold for p in pairs}) == list(range(10))
 
 
 @pytest.mark.parametrize("seed", range(5))
