@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+from functools import cache
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,19 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 MMAP_THRESHOLD_BYTES = 4 * 2**20
 
 
-def _glibc_function(name: str) -> Any:
-    """`name` from the C library, or None where it is not glibc (musl has neither)."""
+@cache
+def _c_library() -> ctypes.CDLL | None:
+    """The C library, looked up once (find_library runs ldconfig in a subprocess)."""
     library = ctypes.util.find_library("c")
     try:
-        return getattr(ctypes.CDLL(library), name) if library else None
-    except (OSError, AttributeError):
+        return ctypes.CDLL(library) if library else None
+    except OSError:
         return None
+
+
+def _glibc_function(name: str) -> Any:
+    """`name` from the C library, or None where it is not glibc (musl has neither)."""
+    return getattr(_c_library(), name, None)
 
 
 def return_large_buffers() -> bool:

@@ -30,8 +30,8 @@ def new_unknown_id() -> str:
 def cluster(vectors: np.ndarray, similarity: float = GROUP_SIMILARITY) -> np.ndarray:
     """Cluster labels (0..k-1) of unit `vectors`: average linkage, cut at `similarity`.
 
-    scikit-learn is imported on the first regrouping, not with the app: about 60 MiB of
-    resident memory that a worker which never regroups does not hold."""
+    scikit-learn is imported on the first regrouping, not with the app: with SciPy about
+    100 MiB of resident memory that a worker which never regroups does not hold."""
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=np.int64)
     from sklearn.cluster import AgglomerativeClustering
