@@ -9,14 +9,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
 from tests.shared_data import REPO_ROOT
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+Answer = TypeVar("Answer")
 
 
 def proc_stat(pid: int) -> list[str]:
@@ -27,6 +30,35 @@ def proc_stat(pid: int) -> list[str]:
 def parent_pid(pid: int) -> int:
     """The pid of `pid`'s parent (a gunicorn worker's is its master)."""
     return int(proc_stat(pid)[1])
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The gunicorn master's live children (its workers)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return sorted(int(pid) for pid in children)
+
+
+def ask_each_worker(master_pid: int, ask: Callable[[], Answer]) -> dict[int, Answer]:
+    """`ask()`'s result from every worker of `master_pid`, keyed by the worker's pid.
+
+    Which worker accepts a new connection is the kernel's choice, and any number of
+    asks may all land on one; so each worker is asked while the others are stopped
+    (SIGSTOP), which leaves it the only one that can accept. `ask` must open a new
+    connection: a kept-alive one belongs to the worker that accepted it.
+    """
+    answers: dict[int, Answer] = {}
+    workers = worker_pids(master_pid)
+    for asked in workers:
+        others = [pid for pid in workers if pid != asked]
+        for pid in others:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            answers[asked] = ask()
+        finally:
+            for pid in others:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+    return answers
 
 
 def free_port() -> int:

@@ -22,13 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live_api import proc_stat
-
-
-def worker_pids(master_pid: int) -> list[int]:
-    """The gunicorn master's live children (its workers)."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    return sorted(int(pid) for pid in children)
+from tests.live_api import proc_stat, worker_pids
 
 
 def process_state(pid: int) -> str:

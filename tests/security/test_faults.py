@@ -27,7 +27,8 @@ from api.recognition.release import (
     write_checksums,
 )
 from tests.databases import mariadb_database
-from tests.security.faults import Load, busy_worker, full, read_only, worker_pids
+from tests.live_api import ask_each_worker, worker_pids
+from tests.security.faults import Load, busy_worker, full, read_only
 from tests.security.lfw import LfwPerson, enrol_person, largest_face, lfw_people, recognize, train
 from tests.security.server import SecuredServer, start_secured
 from tests.security.tally import SecurityReport
@@ -57,14 +58,18 @@ def trained(two_workers: SecuredServer) -> Trained:
     return Trained(two_workers, people, job["release_version"])
 
 
-ASKS = 8  # /api/v1/model requests per check, enough to reach both workers
+WORKERS = 2  # the two_workers server: one /api/v1/model request per worker per check
 
 
-def served_versions(server: SecuredServer, asks: int = ASKS) -> set[str]:
-    """The release each answer reports; new connections so both workers are asked."""
-    return {
-        server.call_on_new_connection("GET", "/api/v1/model").json()["version"] for _ in range(asks)
-    }
+def served_versions(server: SecuredServer) -> set[str]:
+    """The release every worker reports, each asked in turn (not wherever requests land)."""
+    assert server.process.process is not None
+    answers = ask_each_worker(
+        server.process.process.pid,
+        lambda: server.call_on_new_connection("GET", "/api/v1/model").json()["version"],
+    )
+    assert len(answers) == WORKERS, answers
+    return set(answers.values())
 
 
 def events_of(engine: Engine, camera_id: str) -> int:
@@ -179,7 +184,7 @@ def test_unwritable_model_volume_fails_training_cleanly(
         f"job failed with '{reason}'; old release kept serving on both workers"
         + (f"; left on the volume: {', '.join(staging)}" if staging else "")
         + "; the next training after the fault succeeded",
-        requests=1 + ASKS + len(trained.people),
+        requests=1 + WORKERS + len(trained.people),
         failed=0,
         lost=len(lost),
     )
@@ -242,7 +247,7 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
         "a copy of the live release damaged, then `current` pointed at it",
         f"refused by {len(refusals)} worker(s) with the reason logged; the old release "
         "kept serving and naming everyone",
-        requests=ASKS + len(trained.people),
+        requests=WORKERS + len(trained.people),
         failed=0,
         lost=len(records_before - server.records()),
     )

@@ -32,7 +32,7 @@ from api.recognition.release import (
 )
 from tests.api.client import create_person, enrol, recognize, train, wait_for_job
 from tests.databases import mariadb_database
-from tests.live_api import parent_pid
+from tests.live_api import ApiProcess, ask_each_worker, parent_pid
 from tests.shared_data import ident20_people
 from tests.training.cluster import Cluster, start_cluster
 from tests.training.job_rows import job_row, wait_for
@@ -82,9 +82,15 @@ def named(url: str, image: Path) -> tuple[str | None, str | None]:
     return face["person_id"], answer["model_version"]
 
 
-def served_versions(url: str, calls: int = 8) -> set[str | None]:
-    """Versions answered by an instance over several connections (reaching both workers)."""
-    return {requests.get(f"{url}/readyz", timeout=10).json()["model_version"] for _ in range(calls)}
+def served_versions(api: ApiProcess) -> set[str | None]:
+    """The versions an instance's workers serve, each worker asked in turn."""
+    assert api.process is not None
+    answers = ask_each_worker(
+        api.process.pid,
+        lambda: requests.get(f"{api.url}/readyz", timeout=10).json()["model_version"],
+    )
+    assert len(answers) == api.workers, answers
+    return set(answers.values())
 
 
 def wait_until_served(cluster: Cluster, version: str, timeout: float) -> float:
@@ -92,7 +98,7 @@ def wait_until_served(cluster: Cluster, version: str, timeout: float) -> float:
     started = time.monotonic()
     pending = list(cluster.instances)
     while pending and time.monotonic() - started < timeout:
-        pending = [api for api in pending if served_versions(api.url) != {version}]
+        pending = [api for api in pending if served_versions(api) != {version}]
         time.sleep(0.05)
     assert not pending, f"{[api.url for api in pending]} still not serving {version}"
     return time.monotonic() - started
@@ -188,7 +194,7 @@ def test_release_failing_its_checksum_is_refused_and_the_old_one_serves(cluster:
         for api in cluster.instances:
             for _ in range(3):
                 assert named(api.url, images[ENROLLED_IMAGES]) == (person, live)
-            assert served_versions(api.url) == {live}
+            assert served_versions(api) == {live}
             # /metrics: the worker that answers says which release it serves, and counts
             # its failed attempt at the rogue one.
             metrics = requests.get(f"{api.url}/metrics", timeout=10).text
