@@ -51,7 +51,7 @@ from benchmarks.common import (
     write_result,
 )
 from benchmarks.gallery_benchmark import fill, synthetic_gallery
-from tests.live_api import ApiProcess, parent_pid
+from tests.live_api import ApiProcess, worker_pids
 
 PATH = "/face-recognition/get-results"
 GALLERY_FACES = 10_000
@@ -113,8 +113,9 @@ def one_client(url: str, image: bytes, requests_count: int) -> dict[str, float]:
 
 def worker_memory(server: ApiProcess) -> list[dict[str, float]]:
     """RSS and PSS (MiB) of each worker: the master's children."""
+    assert server.process is not None
     rows = []
-    for pid in worker_pids(server):
+    for pid in worker_pids(server.process.pid):
         try:
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="utf-8")
         except OSError:
@@ -138,22 +139,6 @@ def stage_means(url: str) -> dict[str, float]:
     return means
 
 
-def worker_pids(server: ApiProcess) -> list[int]:
-    assert server.process is not None
-    return sorted(
-        int(stat.parent.name)
-        for stat in Path("/proc").glob("[0-9]*/stat")
-        if _is_child(int(stat.parent.name), server.process.pid)
-    )
-
-
-def _is_child(pid: int, parent: int) -> bool:
-    try:
-        return parent_pid(pid) == parent
-    except (OSError, IndexError, ValueError):
-        return False
-
-
 def spy_command(pid: int, seconds: int, form: str, out: Path) -> list[str]:
     """py-spy (installed beside this interpreter) sampling `pid` 100 times a second."""
     spy = Path(sys.executable).with_name("py-spy")
@@ -164,6 +149,7 @@ def spy_command(pid: int, seconds: int, form: str, out: Path) -> list[str]:
 def profile(server: ApiProcess, image: bytes, args: argparse.Namespace, precision: str) -> dict:
     """py-spy on both workers while crop bursts keep them busy for `args.profile` seconds:
     a flame graph of one, the top functions of the other (inclusive share of samples)."""
+    assert server.process is not None
     flame = RESULTS / f"framework_client_flame_{precision}.svg"
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "stacks.txt"
@@ -174,7 +160,7 @@ def profile(server: ApiProcess, image: bytes, args: argparse.Namespace, precisio
                 stderr=subprocess.DEVNULL,
             )
             for pid, form, out in zip(
-                worker_pids(server), ("flamegraph", "raw"), (flame, raw), strict=True
+                worker_pids(server.process.pid), ("flamegraph", "raw"), (flame, raw), strict=True
             )
         ]
         deadline = time.monotonic() + args.profile
