@@ -24,7 +24,7 @@ from api.db.migrations import upgrade_schema
 from benchmarks.gallery_benchmark import fill, synthetic_gallery
 from tests.api.client import recognize
 from tests.databases import sqlite_url
-from tests.live_api import ApiProcess, parent_pid
+from tests.live_api import ApiProcess, worker_pids
 from tests.shared_data import shared_path
 
 WIDTH, HEIGHT = 7296, 5472  # 39.9 megapixels, under MAX_IMAGE_PIXELS (40,000,000)
@@ -49,18 +49,8 @@ def huge_jpeg() -> bytes:
 
 def _worker_pid(api: ApiProcess) -> int:
     assert api.process is not None
-    children = [
-        int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_is(int(p), api.process.pid)
-    ]
-    assert len(children) == 1, children
-    return children[0]
-
-
-def _parent_is(pid: int, parent: int) -> bool:
-    try:
-        return parent_pid(pid) == parent
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
+    (worker,) = worker_pids(api.process.pid)
+    return worker
 
 
 def _status_mib(pid: int, field: str) -> float:
