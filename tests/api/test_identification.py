@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.api.client import create_person, enrol, recognize, train
-from tests.live_api import ApiProcess
+from tests.live_api import ApiProcess, ask_each_worker
 from tests.shared_data import ident20_people, shared_path
 
 ENROLLED_PER_PERSON = 5
@@ -200,8 +200,12 @@ def test_new_person_is_recognised_before_retraining_and_deleted_never_again(
     victim = enrolled["jackie_chan"][0]
     assert _largest_face(recognize(url, victim).json())["person_id"] == "jackie_chan"
     assert requests.delete(f"{url}/api/v1/people/jackie_chan", timeout=10).status_code == 204
-    for _ in range(4):  # every worker, not only the one that served the delete
-        answer = recognize(url, victim).json()
+    assert backend_api.process is not None
+    answers = ask_each_worker(  # every worker, not only the one that served the delete
+        backend_api.process.pid, lambda: recognize(url, victim).json()
+    )
+    assert len(answers) == backend_api.workers, answers
+    for answer in answers.values():
         assert all(
             c["person_id"] != "jackie_chan" for f in answer["faces"] for c in f["candidates"]
         )
