@@ -122,3 +122,4 @@ def _stop_background_work(worker, timeout: float) -> None:
     svc.training.stop(timeout)
     svc.retention.stop(timeout)  # a purge stops after its batch and frees its lease
     svc.regrouping.stop(timeout)  # a re-grouping pass finishes (seconds) first
+    svc.release_polling.stop(timeout)

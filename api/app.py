@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.retention.start()
     svc.alerts.start()
     svc.regrouping.start()
+    if settings.release_poll_seconds > 0:
+        svc.release_polling.start()
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 

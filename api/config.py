@@ -43,6 +43,7 @@ class Settings:
     verify_flip: bool | None = None  # None: the embedder's own (api/vision/embedder.py)
     centre_embeddings: bool = False
     keep_releases: int = 5
+    release_poll_seconds: float = 1.0
     delete_events_with_person: bool = True
     db_timeout_seconds: float = 3.0
     training_lease_seconds: float = 30.0

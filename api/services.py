@@ -20,6 +20,7 @@ from api.config import Settings
 from api.corrections.negatives import NegativeIndex, Negatives
 from api.db.corrections import load_negatives, negatives_version
 from api.db.gallery import current_version, load_delta, load_snapshot
+from api.db.leases import PeriodicJob
 from api.db.migrations import MigrationError, upgrade_schema
 from api.recognition.faces import FaceAnalyzer
 from api.recognition.gallery import Gallery, GalleryIndex
@@ -59,6 +60,7 @@ class Services:
     retention: RetentionWorker = field(init=False)
     alerts: Dispatcher = field(init=False)
     regrouping: RegroupWorker = field(init=False)
+    release_polling: PeriodicJob = field(init=False)
     schema_ready: bool = False
 
     def ensure_schema(self) -> bool:
@@ -196,6 +198,15 @@ def load_services(settings: Settings, engine: Engine) -> Services:
     svc.alerts = dispatcher_for(settings, engine)
     svc.regrouping = RegroupWorker(
         svc.regroup_unknowns, engine, settings.unknown_regroup_interval_seconds
+    )
+    # Besides every request: an idle worker loads a new release within the interval too.
+    # Lazily, a worker idle through a publish kept the older release, and went on serving
+    # it beside siblings on the newer one were `current` then pointed at a damaged release.
+    svc.release_polling = PeriodicJob(
+        "release-watch",
+        svc.releases.get,
+        settings.release_poll_seconds,
+        first_within_seconds=settings.release_poll_seconds,
     )
     return svc
 

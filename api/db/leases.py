@@ -81,10 +81,11 @@ def holder(engine: Engine, name: str) -> tuple[str, datetime] | None:
 
 
 class PeriodicJob:
-    """The thread every worker runs for a leased periodic job: `run_once` (which takes the
-    lease or returns at once) every `interval_seconds` until stopped. The first call comes
-    at a random point within `first_within_seconds`, so workers starting together do not
-    all try at once; a database error is logged and the next interval tries again."""
+    """The thread every worker runs for a periodic job: `run_once` (for a leased job, one
+    that takes the lease or returns at once) every `interval_seconds` until stopped. The
+    first call comes at a random point within `first_within_seconds`, so workers starting
+    together do not all try at once; a database error is logged and the next interval
+    tries again."""
 
     def __init__(
         self,

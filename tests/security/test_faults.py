@@ -55,6 +55,7 @@ def trained(two_workers: SecuredServer) -> Trained:
         enrol_person(two_workers, person)
     job = train(two_workers)
     assert job["status"] == "succeeded", job
+    assert served_versions(two_workers) == {job["release_version"]}
     return Trained(two_workers, people, job["release_version"])
 
 
@@ -234,19 +235,22 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
         with server.log_path.open("rb") as log:
             log.seek(log_before)
             refusals = [
-                line
+                json.loads(line)
                 for line in log.read().decode().splitlines()
                 if "refusing model release" in line
             ]
-        assert refusals and all(bad in line for line in refusals)
+        assert refusals and all(entry["release"] == bad for entry in refusals), refusals
+        refused_by = {entry["pid"] for entry in refusals}
+        assert server.process.process is not None
+        assert refused_by == set(worker_pids(server.process.process.pid)), refused_by
     finally:
         _point_current(volume, trained.release)
         shutil.rmtree(folder)
     security_report.record_fault(
         f"corrupted release ({damage})",
         "a copy of the live release damaged, then `current` pointed at it",
-        f"refused by {len(refusals)} worker(s) with the reason logged; the old release "
-        "kept serving and naming everyone",
+        f"refused by every worker ({len(refused_by)}) with the reason logged; the old release "
+        "kept serving on both and naming everyone",
         requests=WORKERS + len(trained.people),
         failed=0,
         lost=len(records_before - server.records()),

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from api.recognition.classifier import LinearClassifier
 from api.recognition.release import (
     CHECKSUMS_FILE,
     CLASSIFIER_FILE,
@@ -24,21 +23,10 @@ from api.recognition.release import (
     activate_release,
     current_version,
     load_release,
-    new_version,
     prune_releases,
     write_release,
 )
-
-
-def release(people: int) -> Release:
-    rng = np.random.default_rng(people)
-    classifier = LinearClassifier(
-        labels=tuple(f"p{i}" for i in range(people)),
-        coef=rng.standard_normal((people, 128)).astype(np.float32),
-        intercept=rng.standard_normal(people).astype(np.float32),
-        temperature=7.5,
-    )
-    return Release(new_version(), "facenet128", 0.55, "2026-01-01T00:00:00", classifier, people * 3)
+from tests.training.releases import release
 
 
 def test_written_release_loads_back_identically_and_serves_after_the_flip(tmp_path: Path) -> None:
