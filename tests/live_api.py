@@ -44,7 +44,9 @@ def ask_each_worker(master_pid: int, ask: Callable[[], Answer]) -> dict[int, Ans
     Which worker accepts a new connection is the kernel's choice, and any number of
     asks may all land on one; so each worker is asked while the others are stopped
     (SIGSTOP), which leaves it the only one that can accept. `ask` must open a new
-    connection: a kept-alive one belongs to the worker that accepted it.
+    connection (a kept-alive one belongs to the worker that accepted it) and should only
+    read: a stopped worker may hold a write lock (SQLite's is the whole database) until
+    the ask returns.
     """
     answers: dict[int, Answer] = {}
     workers = worker_pids(master_pid)

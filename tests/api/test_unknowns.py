@@ -99,12 +99,17 @@ def live(
         yield Live(server, url)
 
 
-def sighting(live: Live, image: Path | bytes, camera: str, **form: str) -> dict[str, Any]:
-    response = recognize(live.url, image, camera_id=camera, **form)
+def largest_face(live: Live, image: Path | bytes, **form: str) -> dict[str, Any]:
+    """The largest face of one recognition (a sighting stored when `form` has camera_id)."""
+    response = recognize(live.url, image, **form)
     assert response.status_code == 200, response.text
     faces = response.json()["faces"]
     assert faces, "no face found"
     return max(faces, key=lambda f: f["box"]["right"] - f["box"]["left"])
+
+
+def sighting(live: Live, image: Path | bytes, camera: str, **form: str) -> dict[str, Any]:
+    return largest_face(live, image, camera_id=camera, **form)
 
 
 @pytest.fixture(scope="module")
@@ -301,11 +306,13 @@ def test_wrong_person_correction_stops_that_name(
     ]
     assert event["corrections"][0]["created_at"]
     assert live.server.process is not None
-    answers = ask_each_worker(  # every worker, not only the one that took the correction
+    # Every worker, not only the one that took the correction; read-only requests (no
+    # camera), as ask_each_worker holds the other worker stopped, perhaps mid-write.
+    answers = ask_each_worker(
         live.server.process.pid,
         lambda: (
-            sighting(live, photo, CAMERAS[0], threshold=threshold),
-            sighting(live, near_copy(photo), CAMERAS[0], threshold=threshold),
+            largest_face(live, photo, threshold=threshold),
+            largest_face(live, near_copy(photo), threshold=threshold),
         ),
     )
     assert len(answers) == 2, answers
