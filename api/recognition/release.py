@@ -10,7 +10,8 @@ A release directory is written under a temporary name, every file and the direct
 itself fsynced, and renamed into place before `current` points at it, so a reader never
 sees half a release, even after a power cut. Every file is checksummed, the threshold and
 labels in release.json included: a file changed on the volume is refused, never served.
-Readers stat one symlink per request instead of globbing the folder.
+Readers stat one symlink per request, and every RELEASE_POLL_SECONDS from a thread of
+each worker (api/services.py) so idle workers follow too, instead of globbing the folder.
 
 A worker that fails to load a new release (storage lag right after the flip, a damaged
 file) keeps serving the old one and tries again with exponential backoff; /metrics reports
