@@ -27,12 +27,13 @@ from api.recognition.release import (
     write_checksums,
 )
 from tests.databases import mariadb_database
-from tests.live_api import ask_each_worker, worker_pids
+from tests.live_api import worker_pids
 from tests.security.faults import Load, busy_worker, full, read_only
 from tests.security.lfw import LfwPerson, enrol_person, largest_face, lfw_people, recognize, train
 from tests.security.server import SecuredServer, start_secured
 from tests.security.tally import SecurityReport
 from tests.tcp_proxy import relayed_mariadb
+from tests.training.releases import served_versions
 
 
 @dataclass
@@ -55,22 +56,11 @@ def trained(two_workers: SecuredServer) -> Trained:
         enrol_person(two_workers, person)
     job = train(two_workers)
     assert job["status"] == "succeeded", job
-    assert served_versions(two_workers) == {job["release_version"]}
+    assert served_versions(two_workers.process) == {job["release_version"]}
     return Trained(two_workers, people, job["release_version"])
 
 
-WORKERS = 2  # the two_workers server: one /api/v1/model request per worker per check
-
-
-def served_versions(server: SecuredServer) -> set[str]:
-    """The release every worker reports, each asked in turn (not wherever requests land)."""
-    assert server.process.process is not None
-    answers = ask_each_worker(
-        server.process.process.pid,
-        lambda: server.call_on_new_connection("GET", "/api/v1/model").json()["version"],
-    )
-    assert len(answers) == WORKERS, answers
-    return set(answers.values())
+WORKERS = 2  # the two_workers server: one /readyz request per worker per check
 
 
 def events_of(engine: Engine, camera_id: str) -> int:
@@ -160,13 +150,13 @@ def test_unwritable_model_volume_fails_training_cleanly(
     server, volume = trained.server, trained.volume
     records_before = server.records()
     releases_before = sorted(os.listdir(volume / RELEASES_DIR))
-    assert served_versions(server) == {trained.release}
+    assert served_versions(server.process) == {trained.release}
     fault_context = read_only(volume) if fault == "read-only" else full(volume, tmp_path / "full")
     with fault_context:
         job = train(server)
         assert job["status"] == "failed", job
         assert reason in job["message"], job["message"]
-        assert served_versions(server) == {trained.release}
+        assert served_versions(server.process) == {trained.release}
         still_names_everyone(trained)
         assert os.readlink(volume / CURRENT_LINK) == f"{RELEASES_DIR}/{trained.release}"
         leftovers = sorted(os.listdir(volume / RELEASES_DIR))
@@ -174,7 +164,7 @@ def test_unwritable_model_volume_fails_training_cleanly(
     recovered = train(server)
     assert recovered["status"] == "succeeded", recovered
     trained.release = recovered["release_version"]
-    assert served_versions(server) == {trained.release}
+    assert served_versions(server.process) == {trained.release}
     staging = [name for name in leftovers if name not in releases_before]
     lost = records_before - server.records()
     assert not lost, sorted(lost)[:10]
@@ -230,7 +220,7 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
     log_before = server.log_path.stat().st_size
     _point_current(volume, bad)
     try:
-        assert served_versions(server) == {trained.release}
+        assert served_versions(server.process) == {trained.release}
         still_names_everyone(trained)
         with server.log_path.open("rb") as log:
             log.seek(log_before)

@@ -32,10 +32,11 @@ from api.recognition.release import (
 )
 from tests.api.client import create_person, enrol, recognize, train, wait_for_job
 from tests.databases import mariadb_database
-from tests.live_api import ApiProcess, ask_each_worker, parent_pid
+from tests.live_api import parent_pid
 from tests.shared_data import ident20_people
 from tests.training.cluster import Cluster, start_cluster
 from tests.training.job_rows import job_row, wait_for
+from tests.training.releases import served_by_worker, served_versions
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
 
@@ -80,17 +81,6 @@ def named(url: str, image: Path) -> tuple[str | None, str | None]:
     answer = response.json()
     face = max(answer["faces"], key=lambda f: f["detection_score"])
     return face["person_id"], answer["model_version"]
-
-
-def served_versions(api: ApiProcess) -> set[str | None]:
-    """The versions an instance's workers serve, each worker asked in turn."""
-    assert api.process is not None
-    answers = ask_each_worker(
-        api.process.pid,
-        lambda: requests.get(f"{api.url}/readyz", timeout=10).json()["model_version"],
-    )
-    assert len(answers) == api.workers, answers
-    return set(answers.values())
 
 
 def wait_until_served(cluster: Cluster, version: str, timeout: float) -> float:
@@ -198,13 +188,8 @@ def test_release_failing_its_checksum_is_refused_and_the_old_one_serves(cluster:
             # /metrics: the worker that answers says which release it serves, and counts
             # its failed attempt at the rogue one.
             metrics = requests.get(f"{api.url}/metrics", timeout=10).text
-            # Multiprocess mode adds a pid label and orders labels its own way.
-            served = [
-                line
-                for line in metrics.splitlines()
-                if line.startswith("facerec_model_release_served{") and line.endswith(" 1.0")
-            ]
-            assert served and all(f'version="{live}"' in line for line in served), served
+            served = served_by_worker(metrics)
+            assert served and set(served.values()) == {live}, served
             assert f'version="{rogue}"' not in metrics
             failures = [
                 float(line.split()[-1])

@@ -3,7 +3,6 @@ RELEASE_POLL_SECONDS of the flip, whether requests reach it or not."""
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -13,19 +12,12 @@ from api.recognition.release import activate_release, write_release
 from tests.api.conftest import start_api
 from tests.databases import sqlite_url
 from tests.live_api import ApiProcess, worker_pids
-from tests.training.releases import release
-
-SERVED = re.compile(r"^facerec_model_release_served\{(?P<labels>[^}]*)\} 1\.0$", re.M)
+from tests.training.releases import release, served_by_worker
 
 
-def served_by_worker(api: ApiProcess) -> dict[int, str]:
-    """{worker pid: the release it serves}, from /metrics (which loads no release itself)."""
-    text = requests.get(f"{api.url}/metrics", timeout=10).text
-    served = {}
-    for line in SERVED.finditer(text):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', line["labels"]))
-        served[int(labels["worker"])] = labels["version"]
-    return served
+def served_by_worker_of(api: ApiProcess) -> dict[int, str]:
+    """From /metrics, which loads no release itself."""
+    return served_by_worker(requests.get(f"{api.url}/metrics", timeout=10).text)
 
 
 def wait_for_every_worker(api: ApiProcess, version: str, within: float) -> dict[int, str]:
@@ -33,7 +25,7 @@ def wait_for_every_worker(api: ApiProcess, version: str, within: float) -> dict[
     workers = worker_pids(api.process.pid)
     expected = dict.fromkeys(workers, version)
     deadline = time.monotonic() + within
-    while (served := served_by_worker(api)) != expected and time.monotonic() < deadline:
+    while (served := served_by_worker_of(api)) != expected and time.monotonic() < deadline:
         time.sleep(0.2)
     return served
 
@@ -45,7 +37,7 @@ def test_a_release_flipped_while_every_worker_is_idle_is_loaded_by_all(tmp_path:
         workers = worker_pids(api.process.pid)
         assert len(workers) == 2
         model_dir = tmp_path / "models"
-        assert served_by_worker(api) == {}  # nothing trained: nothing served
+        assert served_by_worker_of(api) == {}  # nothing trained: nothing served
         for people in (3, 4):  # the second flip replaces the first on every worker
             published = release(people)
             write_release(model_dir, published)
@@ -65,9 +57,9 @@ def test_with_polling_off_a_release_waits_for_a_request(tmp_path: Path) -> None:
         write_release(tmp_path / "models", published)
         activate_release(tmp_path / "models", published.version)
         time.sleep(2.0)
-        assert served_by_worker(api) == {}
+        assert served_by_worker_of(api) == {}
         answer = requests.get(f"{api.url}/api/v1/model", timeout=10).json()
         assert answer["version"] == published.version
-        assert list(served_by_worker(api).values()) == [published.version]
+        assert list(served_by_worker_of(api).values()) == [published.version]
     finally:
         api.stop()
