@@ -59,8 +59,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.retention.start()
     svc.alerts.start()
     svc.regrouping.start()
-    if settings.release_poll_seconds > 0:
-        svc.release_polling.start()
+    svc.release_polling.start()  # nothing when RELEASE_POLL_SECONDS is 0
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 

@@ -107,7 +107,10 @@ class PeriodicJob:
         return self._stopping.is_set()
 
     def start(self) -> None:
-        """Start the thread once per process (idempotent)."""
+        """Start the thread once per process (idempotent); nothing when the interval is 0
+        or less (the job is off)."""
+        if self.interval_seconds <= 0:
+            return
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return

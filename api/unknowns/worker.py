@@ -49,8 +49,7 @@ class RegroupWorker:
 
     def start(self) -> None:
         """Start the thread (once); nothing when the interval is 0 (re-grouping off)."""
-        if self.interval_seconds > 0:
-            self._job.start()
+        self._job.start()
 
     def stop(self, timeout: float) -> None:
         self._job.stop(timeout)
