@@ -123,3 +123,4 @@ def _stop_background_work(worker, timeout: float) -> None:
     svc.retention.stop(timeout)  # a purge stops after its batch and frees its lease
     svc.regrouping.stop(timeout)  # a re-grouping pass finishes (seconds) first
     svc.release_polling.stop(timeout)
+    svc.heap_trimming.stop(timeout)

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.alerts.start()
     svc.regrouping.start()
     svc.release_polling.start()  # nothing when RELEASE_POLL_SECONDS is 0
+    svc.heap_trimming.start()  # nothing when HEAP_TRIM_SECONDS is 0
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 

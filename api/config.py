@@ -44,6 +44,7 @@ class Settings:
     centre_embeddings: bool = False
     keep_releases: int = 5
     release_poll_seconds: float = 1.0
+    heap_trim_seconds: float = 10.0
     delete_events_with_person: bool = True
     db_timeout_seconds: float = 3.0
     training_lease_seconds: float = 30.0

@@ -14,7 +14,8 @@ Smaller blocks still come from the heap, and opening a model leaves many freed t
 onnxruntime builds the float32 FaceNet's optimised graph through copies of its 87 MB of
 weights, and glibc keeps the freed pages. `trim_heap` hands them back (malloc_trim):
 measured on a worker's FaceNet session, 230 MiB resident after opening, 99 MiB after the
-trim, with the same speed.
+trim, with the same speed. Requests leave their freed working sets there too, so each
+worker also trims every HEAP_TRIM_SECONDS (api/services.py).
 """
 
 from __future__ import annotations
