@@ -9,6 +9,13 @@ it learns it must stop instead of running alongside the new holder.
 Each call is one short transaction of its own (the caller's work is not held inside it),
 and the owner string names a process (`api.training_worker.worker_id`: host:pid).
 Times are the callers' UTC clocks; pods' clocks need only agree to well under a lease.
+
+A lease's row, once created, is never deleted: giving it back expires it. Every take,
+renewal and release is then one UPDATE of one existing row, which MariaDB serialises on
+that row's lock alone. Deleting on release made each next take re-insert the row, and
+InnoDB's locks around a deleted key (a statement that finds no row locks the gap; an
+insert checks the delete-marked record) let four contending processes deadlock every
+few seconds (error 1213 in a take, seen in CI with two).
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.db.engine import utcnow
 from api.db.schema import leases
 
 log = logging.getLogger(__name__)
+
+# The expiry a given-back lease gets: long past, so any process's clock sees it free.
+RELEASED = datetime(1970, 1, 1)
 
 
 def try_acquire(engine: Engine, name: str, owner: str, seconds: float) -> bool:
@@ -64,18 +74,28 @@ def renew(engine: Engine, name: str, owner: str, seconds: float) -> bool:
 
 
 def release(engine: Engine, name: str, owner: str) -> bool:
-    """Give the lease back at once (if `owner` still holds it), so another may take it."""
+    """Give the lease back at once, so another may take it; False when `owner` no longer
+    held it (it lapsed, was taken over or was already given back)."""
     with engine.begin() as conn:
         return (
-            conn.execute(delete(leases).where(leases.c.name == name, leases.c.owner == owner))
-        ).rowcount == 1
+            conn.execute(
+                update(leases)
+                .where(leases.c.name == name, leases.c.owner == owner)
+                .where(leases.c.expires_at >= utcnow())
+                .values(expires_at=RELEASED)
+            ).rowcount
+            == 1
+        )
 
 
 def holder(engine: Engine, name: str) -> tuple[str, datetime] | None:
-    """Who holds lease `name` and until when (an expired row included); None if no row."""
+    """Who holds lease `name` and until when; None while nobody does (never taken, given
+    back or lapsed)."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(leases.c.owner, leases.c.expires_at).where(leases.c.name == name)
+            select(leases.c.owner, leases.c.expires_at)
+            .where(leases.c.name == name)
+            .where(leases.c.expires_at >= utcnow())
         ).first()
     return (row.owner, row.expires_at) if row else None
 
