@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.auth import HEADER, PUBLIC, access_of
 from api.config import Settings
-from api.db.engine import create_db_engine
+from api.db.engine import engine_from_settings
 from api.errors import ContractApi, database_unavailable, register_error_handlers
 from api.logs import configure_logging
 from api.memory import return_large_buffers, trim_heap
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         RESTX_MASK_SWAGGER=False,
         JSON_SORT_KEYS=False,
     )
-    engine = engine or create_db_engine(settings.database_url, settings.db_timeout_seconds)
+    engine = engine or engine_from_settings(settings)
     svc = load_services(settings, engine)
     trim_heap()  # opening the models leaves their build copies freed on the heap
     app.extensions[EXTENSION_KEY] = svc

@@ -47,6 +47,7 @@ class Settings:
     heap_trim_seconds: float = 10.0
     delete_events_with_person: bool = True
     db_timeout_seconds: float = 3.0
+    db_lock_wait_seconds: int = 30
     training_lease_seconds: float = 30.0
     training_poll_seconds: float = 2.0
     training_max_attempts: int = 2

@@ -13,10 +13,12 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask_restx import Api
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
+
+from api.db.engine import is_lock_conflict
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,13 @@ def to_api_error(error: Exception) -> ApiError:
         return error
     if isinstance(error, HTTPException):
         return _from_http_exception(error)
+    if isinstance(error, DBAPIError) and is_lock_conflict(error):
+        log.warning("database lock conflict: %s", type(error.orig).__name__)
+        return ApiError(
+            503,
+            "DATABASE_BUSY",
+            "another write held the data this request needed; nothing was changed; retry",
+        )
     if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
         log.warning("database unavailable: %s", type(error).__name__)
         return database_unavailable()

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 from api.auth import SCOPES, digest, new_token
 from api.config import Settings
 from api.db import api_keys as keys_db
-from api.db.engine import create_db_engine
+from api.db.engine import engine_from_settings
 from api.db.migrations import upgrade_schema
 
 
@@ -30,7 +30,7 @@ def create_key(conn: Connection, name: str, scope: str, camera_id: str | None) -
 
 def _engine() -> Engine:
     settings = Settings.from_env()
-    engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
+    engine = engine_from_settings(settings)
     upgrade_schema(engine)
     return engine
 

@@ -19,7 +19,7 @@ from api.config import Settings
 from api.data.archive import ArchiveError
 from api.data.export import export_database
 from api.data.restore import import_archive
-from api.db.engine import create_db_engine
+from api.db.engine import engine_from_settings
 from api.db.migrations import MigrationError, head_revision, upgrade_schema
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 def _on_database(settings: Settings, work: Callable[[Engine], T]) -> T:
     """`work(engine)` on DATABASE_URL, the engine's connections closed afterwards."""
-    engine = create_db_engine(settings.database_url, settings.db_timeout_seconds)
+    engine = engine_from_settings(settings)
     try:
         return work(engine)
     finally:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from sqlalchemy import Connection, text, update
+from sqlalchemy.exc import DBAPIError
 
+from api.db.engine import create_db_engine
+from api.db.schema import people
+from api.errors import to_api_error
 from tests.api.client import create_person
 from tests.api.conftest import start_api
 from tests.api.images import blank_png, face_jpeg, gif, group_jpeg, png_bomb
-from tests.databases import mariadb_database
+from tests.databases import DATABASE_KINDS, mariadb_database, scratch_database_url
 from tests.live_api import ApiProcess
 from tests.tcp_proxy import relayed_mariadb
 
@@ -254,3 +260,74 @@ def test_database_outage_answers_503_fast_and_recovers(tmp_path) -> None:
             assert [p["person_id"] for p in people["items"]] == ["before_outage"]
         finally:
             server.stop()
+
+
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+def test_a_write_waiting_on_another_transactions_lock_answers_503_busy(kind: str, tmp_path) -> None:
+    """A row held by another transaction (an import, an operator's SQL session) longer than
+    DB_LOCK_WAIT_SECONDS: the request gives up with 503 DATABASE_BUSY instead of hanging a
+    worker thread (MariaDB's own wait is 50 s) or answering 500, changes nothing, and
+    succeeds when retried after the lock is gone."""
+    with scratch_database_url(kind, tmp_path) as url:
+        server = start_api(tmp_path / "api", url, workers=1, DB_LOCK_WAIT_SECONDS="1")
+        direct = create_db_engine(url)
+        try:
+            assert create_person(server.url, "held", name="Held").status_code == 201
+            with direct.begin() as conn:
+                conn.execute(
+                    update(people).where(people.c.person_id == "held").values(name="Renamed")
+                )
+                started = time.monotonic()
+                refused = requests.delete(f"{server.url}/api/v1/people/held", timeout=T)
+                waited = time.monotonic() - started
+                conn.rollback()
+            assert_error(refused, 503, "DATABASE_BUSY")
+            assert 0.9 < waited < 10, waited
+            listed = requests.get(f"{server.url}/api/v1/people", timeout=T).json()["items"]
+            assert [(p["person_id"], p["name"]) for p in listed] == [("held", "Held")]
+            assert requests.delete(f"{server.url}/api/v1/people/held", timeout=T).ok
+            assert people_count(server.url) == 0
+        finally:
+            server.stop()
+            direct.dispose()
+
+
+@pytest.mark.mariadb
+def test_a_deadlock_victim_is_answered_503_busy() -> None:
+    """A real deadlock: two transactions each hold one row and want the other's; MariaDB
+    rolls one back with error 1213, which the API answers as DATABASE_BUSY, not a 500."""
+    with mariadb_database() as url:
+        engine = create_db_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE counters (id INT PRIMARY KEY, n INT)"))
+            conn.execute(text("INSERT INTO counters VALUES (1, 0), (2, 0)"))
+        first, second = engine.connect(), engine.connect()
+        victims: list[DBAPIError] = []
+
+        def bump(connection: Connection, row: int) -> None:
+            connection.execute(text("UPDATE counters SET n = n + 1 WHERE id = :id"), {"id": row})
+
+        try:
+            first.begin()
+            second.begin()
+            bump(first, 1)
+            bump(second, 2)
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(bump, first, 2)
+                time.sleep(0.5)  # first now waits for row 2
+                for connection, finish in (
+                    (second, lambda: bump(second, 1)),
+                    (first, lambda: waiting.result(timeout=T)),
+                ):
+                    try:
+                        finish()
+                    except DBAPIError as error:
+                        victims.append(error)
+                        connection.rollback()
+        finally:
+            first.close()
+            second.close()
+            engine.dispose()
+    assert [victim.orig.errno for victim in victims] == [1213]
+    error = to_api_error(victims[0])
+    assert (error.status, error.code) == (503, "DATABASE_BUSY")
