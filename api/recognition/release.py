@@ -14,8 +14,10 @@ Readers stat one symlink per request, and every RELEASE_POLL_SECONDS from a thre
 each worker (api/services.py) so idle workers follow too, instead of globbing the folder.
 
 A worker that fails to load a new release (storage lag right after the flip, a damaged
-file) keeps serving the old one and tries again with exponential backoff; /metrics reports
-the release each worker serves (`facerec_model_release_served`).
+file) keeps serving the old one and tries again with exponential backoff; a worker that
+starts meanwhile, with no old one, serves the newest earlier release that loads (what its
+siblings serve), not none. /metrics reports the release each worker serves
+(`facerec_model_release_served`).
 """
 
 from __future__ import annotations
@@ -201,6 +203,15 @@ def prune_releases(model_dir: Path, keep: int) -> list[str]:
     return doomed
 
 
+def earlier_versions(model_dir: Path, version: str) -> list[str]:
+    """The releases on the volume older than `version`, newest first."""
+    try:
+        names = [p.name for p in (model_dir / RELEASES_DIR).iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    return sorted((n for n in names if not n.startswith(".") and n < version), reverse=True)
+
+
 def load_release(model_dir: Path, version: str) -> Release:
     """Read and verify one release; raise ReleaseError when anything is off."""
     folder = model_dir / RELEASES_DIR / version
@@ -281,18 +292,43 @@ class ReleaseWatcher:
             if not self._may_try(version):
                 return self._release
             try:
-                release = load_release(self.model_dir, version)
-                if release.embedder != self.embedder:
-                    raise ReleaseError(
-                        f"release {version} was trained with {release.embedder}, "
-                        f"this worker embeds with {self.embedder}"
-                    )
+                release = self._load(version)
             except ReleaseError as error:
                 self._failed(version, error)
+                if self._release is None:
+                    self._serve_earlier(version)
                 return self._release
             log.info("serving model release %s", version, extra={"release": version})
             self._serve(release)
             return release
+
+    def _load(self, version: str) -> Release:
+        release = load_release(self.model_dir, version)
+        if release.embedder != self.embedder:
+            raise ReleaseError(
+                f"release {version} was trained with {release.embedder}, "
+                f"this worker embeds with {self.embedder}"
+            )
+        return release
+
+    def _serve_earlier(self, refused: str) -> None:
+        """Serve the newest release older than `refused` that loads. Only for a worker
+        that serves nothing yet (it started while `current` was damaged): its siblings
+        kept that release, and without it this one would name nobody until a repair.
+        `refused` is still retried on its backoff and replaces it once it loads."""
+        for version in earlier_versions(self.model_dir, refused):
+            try:
+                release = self._load(version)
+            except ReleaseError:
+                continue
+            log.warning(
+                "serving earlier model release %s while %s is refused",
+                version,
+                refused,
+                extra={"release": version},
+            )
+            self._serve(release)
+            return
 
     def _serve(self, release: Release) -> None:
         worker = str(os.getpid())

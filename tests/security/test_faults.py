@@ -91,6 +91,17 @@ def still_names_everyone(trained: Trained) -> None:
         assert largest_face(answer)["person_id"] == person.person_id
 
 
+def wait_for_replacement(master: int, victim: int, before: list[int]) -> int:
+    """The pid of the worker gunicorn starts in place of `victim`, one of the workers
+    `before` (their pids before the caller killed it)."""
+    deadline = time.monotonic() + 90
+    while len(pids := worker_pids(master)) != WORKERS or victim in pids:
+        assert time.monotonic() < deadline, f"gunicorn did not replace {victim}: {pids}"
+        time.sleep(0.2)
+    (replacement,) = set(pids) - set(before)
+    return replacement
+
+
 def test_killed_worker_is_replaced_and_only_its_requests_fail(
     trained: Trained, security_report: SecurityReport
 ) -> None:
@@ -112,11 +123,7 @@ def test_killed_worker_is_replaced_and_only_its_requests_fail(
     assert all(o.started <= killed_at and o.status is None for o in failed), failed
     assert len(failed) <= len(in_flight)
 
-    deadline = time.monotonic() + 90
-    while len(pids := worker_pids(master)) != 2 or victim in pids:
-        assert time.monotonic() < deadline, f"gunicorn did not replace {victim}: {pids}"
-        time.sleep(0.2)
-    (replacement,) = set(pids) - set(workers_before)
+    replacement = wait_for_replacement(master, victim, workers_before)
     after = [send(0) for _ in range(6)]
     assert [r.status_code for r in after] == [200] * 6
 
@@ -218,21 +225,35 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
     write_checksums(folder)  # a whole copy under its new name: only the damage is wrong
     DAMAGES[damage](folder)
     log_before = server.log_path.stat().st_size
+
+    def logged(message: str) -> list[dict]:
+        with server.log_path.open("rb") as log:
+            log.seek(log_before)
+            lines = log.read().decode().splitlines()
+        return [json.loads(line) for line in lines if message in line]
+
     _point_current(volume, bad)
     try:
         assert served_versions(server.process) == {trained.release}
         still_names_everyone(trained)
-        with server.log_path.open("rb") as log:
-            log.seek(log_before)
-            refusals = [
-                json.loads(line)
-                for line in log.read().decode().splitlines()
-                if "refusing model release" in line
-            ]
+        refusals = logged("refusing model release")
         assert refusals and all(entry["release"] == bad for entry in refusals), refusals
         refused_by = {entry["pid"] for entry in refusals}
         assert server.process.process is not None
-        assert refused_by == set(worker_pids(server.process.process.pid)), refused_by
+        master = server.process.process.pid
+        workers = worker_pids(master)
+        assert refused_by == set(workers), refused_by
+        # A worker started now (a pod restarted) has no old release: it takes the newest
+        # earlier one that loads, the one its sibling kept, instead of naming nobody.
+        os.kill(workers[0], signal.SIGKILL)
+        replacement = wait_for_replacement(master, workers[0], workers)
+        deadline = time.monotonic() + 90  # it loads the models, then reads `current`
+        while not (fell_back := logged("serving earlier model release")):
+            assert time.monotonic() < deadline, "the new worker served no earlier release"
+            time.sleep(0.2)
+        assert [(e["pid"], e["release"]) for e in fell_back] == [(replacement, trained.release)]
+        assert served_versions(server.process) == {trained.release}
+        still_names_everyone(trained)
     finally:
         _point_current(volume, trained.release)
         shutil.rmtree(folder)
@@ -240,7 +261,8 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
         f"corrupted release ({damage})",
         "a copy of the live release damaged, then `current` pointed at it",
         f"refused by every worker ({len(refused_by)}) with the reason logged; the old release "
-        "kept serving on both and naming everyone",
+        "kept serving on both and naming everyone; a worker started meanwhile (one killed) "
+        "served the same old release",
         requests=WORKERS + len(trained.people),
         failed=0,
         lost=len(records_before - server.records()),

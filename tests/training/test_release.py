@@ -53,10 +53,7 @@ def test_corrupt_or_foreign_release_is_refused_and_the_old_one_keeps_serving(
         write_release(tmp_path, item)
     activate_release(tmp_path, good.version)
     assert watcher.get().version == good.version
-    arrays = tmp_path / RELEASES_DIR / bad.version / CLASSIFIER_FILE
-    data = bytearray(arrays.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one flipped bit
-    arrays.write_bytes(bytes(data))
+    _flip_a_bit(tmp_path, bad.version)
     with pytest.raises(ReleaseError, match="sha256"):
         load_release(tmp_path, bad.version)
     activate_release(tmp_path, bad.version)
@@ -65,6 +62,40 @@ def test_corrupt_or_foreign_release_is_refused_and_the_old_one_keeps_serving(
     write_release(tmp_path, foreign)
     activate_release(tmp_path, foreign.version)
     assert watcher.get().version == good.version
+
+
+def _flip_a_bit(model_dir: Path, version: str) -> bytes:
+    """Damage release `version`'s arrays; returns the original bytes."""
+    arrays = model_dir / RELEASES_DIR / version / CLASSIFIER_FILE
+    original = arrays.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0x01
+    arrays.write_bytes(bytes(data))
+    return original
+
+
+def test_a_worker_started_while_current_is_damaged_serves_the_newest_earlier_release(
+    tmp_path: Path,
+) -> None:
+    """A pod restarted while `current` is damaged: its siblings kept the release before;
+    it serves the newest earlier one that loads (a damaged one and one of another embedder
+    passed over, a newer one never taken), and `current` once repaired."""
+    oldest, good, foreign, damaged_earlier, live, newer = (release(n) for n in range(2, 8))
+    foreign = Release(**{**foreign.__dict__, "embedder": "facenet512"})
+    written = [oldest, good, foreign, damaged_earlier, live, newer]
+    assert [item.version for item in written] == sorted(item.version for item in written)
+    for item in written:
+        write_release(tmp_path, item)
+    _flip_a_bit(tmp_path, damaged_earlier.version)
+    original = _flip_a_bit(tmp_path, live.version)
+    activate_release(tmp_path, live.version)
+    now = [0.0]
+    watcher = ReleaseWatcher(tmp_path, "facenet128", clock=lambda: now[0])
+    assert watcher.get().version == good.version
+    assert watcher.get().version == good.version  # current is retried on its backoff only
+    (tmp_path / RELEASES_DIR / live.version / CLASSIFIER_FILE).write_bytes(original)
+    now[0] += 1.0
+    assert watcher.get().version == live.version
 
 
 def test_prune_keeps_the_newest_and_the_live_release_and_clears_dead_leftovers(
