@@ -263,7 +263,7 @@ def test_corrupted_release_is_refused_and_the_old_one_kept(
         f"refused by every worker ({len(refused_by)}) with the reason logged; the old release "
         "kept serving on both and naming everyone; a worker started meanwhile (one killed) "
         "served the same old release",
-        requests=WORKERS + len(trained.people),
+        requests=2 * (WORKERS + len(trained.people)),  # before and after the kill
         failed=0,
         lost=len(records_before - server.records()),
     )
