@@ -182,6 +182,16 @@ def current_version(model_dir: Path) -> str | None:
         return None
 
 
+def release_versions(model_dir: Path) -> list[str]:
+    """The versions of the release directories on the volume, oldest first (staging
+    directories, dot-prefixed, left out)."""
+    return sorted(
+        p.name
+        for p in (model_dir / RELEASES_DIR).iterdir()
+        if p.is_dir() and not p.name.startswith(".")
+    )
+
+
 def prune_releases(model_dir: Path, keep: int) -> list[str]:
     """Remove all but the newest `keep` releases, never the live one, and dead leftovers.
 
@@ -190,9 +200,7 @@ def prune_releases(model_dir: Path, keep: int) -> list[str]:
     """
     releases = model_dir / RELEASES_DIR
     live = current_version(model_dir)
-    versions = sorted(
-        p.name for p in releases.iterdir() if p.is_dir() and not p.name.startswith(".")
-    )
+    versions = release_versions(model_dir)
     doomed = [v for v in versions[: max(0, len(versions) - keep)] if v != live]
     for version in doomed:
         shutil.rmtree(releases / version, ignore_errors=True)
@@ -206,10 +214,10 @@ def prune_releases(model_dir: Path, keep: int) -> list[str]:
 def earlier_versions(model_dir: Path, version: str) -> list[str]:
     """The releases on the volume older than `version`, newest first."""
     try:
-        names = [p.name for p in (model_dir / RELEASES_DIR).iterdir() if p.is_dir()]
+        versions = release_versions(model_dir)
     except OSError:
         return []
-    return sorted((n for n in names if not n.startswith(".") and n < version), reverse=True)
+    return [v for v in reversed(versions) if v < version]
 
 
 def load_release(model_dir: Path, version: str) -> Release:

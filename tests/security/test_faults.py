@@ -33,7 +33,7 @@ from tests.security.lfw import LfwPerson, enrol_person, largest_face, lfw_people
 from tests.security.server import SecuredServer, start_secured
 from tests.security.tally import SecurityReport
 from tests.tcp_proxy import relayed_mariadb
-from tests.training.releases import served_versions
+from tests.training.releases import flip_a_bit, served_versions
 
 
 @dataclass
@@ -196,14 +196,8 @@ def _point_current(volume: Path, version: str) -> None:
     os.replace(link, volume / CURRENT_LINK)
 
 
-def _flip_a_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
 DAMAGES = {
-    "classifier bytes changed": lambda folder: _flip_a_byte(folder / CLASSIFIER_FILE),
+    "classifier bytes changed": lambda folder: flip_a_bit(folder / CLASSIFIER_FILE),
     "metadata cut short": lambda folder: (folder / RELEASE_FILE).write_bytes(
         (folder / RELEASE_FILE).read_bytes()[:40]
     ),

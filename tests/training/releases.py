@@ -4,6 +4,7 @@ training needed), and which release each gunicorn worker serves."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import requests
@@ -25,6 +26,15 @@ def release(people: int) -> Release:
         temperature=7.5,
     )
     return Release(new_version(), "facenet128", 0.55, "2026-01-01T00:00:00", classifier, people * 3)
+
+
+def flip_a_bit(path: Path) -> bytes:
+    """Damage a file as storage might (one bit in its middle); returns the original bytes."""
+    original = path.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return original
 
 
 def served_versions(api: ApiProcess) -> set[str | None]:

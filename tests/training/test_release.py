@@ -26,7 +26,7 @@ from api.recognition.release import (
     prune_releases,
     write_release,
 )
-from tests.training.releases import release
+from tests.training.releases import flip_a_bit, release
 
 
 def test_written_release_loads_back_identically_and_serves_after_the_flip(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_corrupt_or_foreign_release_is_refused_and_the_old_one_keeps_serving(
         write_release(tmp_path, item)
     activate_release(tmp_path, good.version)
     assert watcher.get().version == good.version
-    _flip_a_bit(tmp_path, bad.version)
+    flip_a_bit(tmp_path / RELEASES_DIR / bad.version / CLASSIFIER_FILE)
     with pytest.raises(ReleaseError, match="sha256"):
         load_release(tmp_path, bad.version)
     activate_release(tmp_path, bad.version)
@@ -62,16 +62,6 @@ def test_corrupt_or_foreign_release_is_refused_and_the_old_one_keeps_serving(
     write_release(tmp_path, foreign)
     activate_release(tmp_path, foreign.version)
     assert watcher.get().version == good.version
-
-
-def _flip_a_bit(model_dir: Path, version: str) -> bytes:
-    """Damage release `version`'s arrays; returns the original bytes."""
-    arrays = model_dir / RELEASES_DIR / version / CLASSIFIER_FILE
-    original = arrays.read_bytes()
-    data = bytearray(original)
-    data[len(data) // 2] ^= 0x01
-    arrays.write_bytes(bytes(data))
-    return original
 
 
 def test_a_worker_started_while_current_is_damaged_serves_the_newest_earlier_release(
@@ -86,8 +76,8 @@ def test_a_worker_started_while_current_is_damaged_serves_the_newest_earlier_rel
     assert [item.version for item in written] == sorted(item.version for item in written)
     for item in written:
         write_release(tmp_path, item)
-    _flip_a_bit(tmp_path, damaged_earlier.version)
-    original = _flip_a_bit(tmp_path, live.version)
+    flip_a_bit(tmp_path / RELEASES_DIR / damaged_earlier.version / CLASSIFIER_FILE)
+    original = flip_a_bit(tmp_path / RELEASES_DIR / live.version / CLASSIFIER_FILE)
     activate_release(tmp_path, live.version)
     now = [0.0]
     watcher = ReleaseWatcher(tmp_path, "facenet128", clock=lambda: now[0])
