@@ -186,7 +186,8 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
 
     An entry counts as in place when the manifest records the recipe's source and input
     shape and the file on disk still hashes to the recorded sha256; an int8 entry also
-    needs its float32 model in place and unchanged since it was quantized.
+    needs its float32 model in place and unchanged since it was quantized, and to have
+    been made by today's quantization recipe (models/quantize.py RECIPE).
     """
     entries = read_manifest(root)
     reasons: dict[str, str] = {}
@@ -209,6 +210,8 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
             entries, recipe.quantized_from
         ):
             reasons[recipe.name] = f"{recipe.quantized_from} changed since it was quantized"
+        elif recipe.quantized_from and entry.parity.get("recipe") != quantize.RECIPE:
+            reasons[recipe.name] = "quantization recipe changed"
     return reasons
 
 
@@ -268,7 +271,9 @@ def _quantized(recipe: Recipe, root: Path, cache_dir: Path) -> tuple[bytes, dict
     data = quantize.quantize(fp32, calibration, preprocess)
     record = {
         "method": "onnxruntime static int8 (QDQ, per-channel QInt8 weights, QUInt8 "
-        "activations, MinMax) vs the float32 model: cosine of the embeddings",
+        "activations, MinMax, first two convolutions float32) vs the float32 model: cosine "
+        "of the embeddings",
+        "recipe": quantize.RECIPE,
         "fp32_sha256": sha256_of(fp32_path),
         "calibration_images": len(calibration),
         "calibration_folder": CALIBRATION_FACES_DIR,
