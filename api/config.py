@@ -27,7 +27,7 @@ class Settings:
     model_dir: Path = REPO_ROOT / "var" / "models"
     face_models_dir: Path | None = None
     embedder: str = "facenet128"
-    embedder_precision: str = "fp32"
+    embedder_precision: str = "int8"
     ort_intra_op_threads: int = 1
     max_request_bytes: int = 16 * 1024 * 1024
     max_image_pixels: int = 40_000_000

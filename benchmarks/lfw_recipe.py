@@ -442,7 +442,8 @@ def through_api(
     """The set's pairs (all, or an even `max_pairs` of them) sent to POST /api/v1/verify
     of a real gunicorn server with default settings, scored on the distance it answers (a
     pair it refuses, e.g. no face, counts as "different"), and compared pair by pair with
-    the distances of the same recipe computed here."""
+    the distances of the same recipe computed here in float32 (a server at the default
+    EMBEDDER_PRECISION=int8 differs from them by up to ~0.03)."""
     flip = shipped(embedder).flip
     server = ApiProcess(
         env={
@@ -488,6 +489,7 @@ def through_api(
         "set": lfw_set.name,
         "embedder": embedder,
         "row": "POST /api/v1/verify",
+        "precision": Settings().embedder_precision,
         "flip": flip,
         "mean": Settings().centre_embeddings,
         **score_distances(pairs, distances),

@@ -21,7 +21,7 @@ from api.vision import (
     load_embedder,
     primary_face,
 )
-from api.vision.embedder import CROPS, verify_flip
+from api.vision.embedder import CROPS, PRECISIONS, verify_flip
 from benchmarks.lfw import Pair, read_pairs, read_rgb, split_folds
 from models.runtime import ModelStore
 from tests.shared_data import built_models_root, shared_path
@@ -41,9 +41,16 @@ def detector(store: ModelStore) -> MtcnnDetector:
 
 
 @pytest.fixture(scope="session")
-def embedders(store: ModelStore) -> dict[str, Embedder]:
-    """Both FaceNets, loaded once for the session: {name: embedder}."""
-    return {name: load_embedder(name, store, intra_op_threads=THREADS) for name in EMBEDDER_NAMES}
+def embedders(store: ModelStore) -> dict[str, dict[str, Embedder]]:
+    """Both FaceNets at both precisions, loaded once for the session:
+    {precision: {name: embedder}}."""
+    return {
+        precision: {
+            name: load_embedder(name, store, intra_op_threads=THREADS, precision=precision)
+            for name in EMBEDDER_NAMES
+        }
+        for precision in PRECISIONS
+    }
 
 
 @pytest.fixture(scope="session")
@@ -88,17 +95,22 @@ def lfw_crops(
 
 @pytest.fixture(scope="session")
 def lfw_embeddings(
-    embedders: dict[str, Embedder], lfw_crops: dict[str, dict[str, np.ndarray]]
-) -> dict[str, dict[str, np.ndarray]]:
-    """{embedder name: {image name: unit vector}} for both embedders, as /verify embeds
-    by default (the embedder's crop and flip averaging)."""
-    result = {}
-    for embedder_name, embedder in embedders.items():
-        names = sorted(lfw_crops[embedder_name])
-        crops = np.stack([lfw_crops[embedder_name][name] for name in names])
-        flip = verify_flip(embedder_name, Settings().verify_flip)
-        vectors = np.concatenate(
-            [embedder.embed(crops[i : i + BATCH], flip=flip) for i in range(0, len(crops), BATCH)]
-        )
-        result[embedder_name] = dict(zip(names, vectors, strict=True))
+    embedders: dict[str, dict[str, Embedder]], lfw_crops: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """{precision: {embedder name: {image name: unit vector}}} for both embedders at both
+    precisions, as /verify embeds by default (the embedder's crop and flip averaging)."""
+    result: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    for precision, by_name in embedders.items():
+        result[precision] = {}
+        for embedder_name, embedder in by_name.items():
+            names = sorted(lfw_crops[embedder_name])
+            crops = np.stack([lfw_crops[embedder_name][name] for name in names])
+            flip = verify_flip(embedder_name, Settings().verify_flip)
+            vectors = np.concatenate(
+                [
+                    embedder.embed(crops[i : i + BATCH], flip=flip)
+                    for i in range(0, len(crops), BATCH)
+                ]
+            )
+            result[precision][embedder_name] = dict(zip(names, vectors, strict=True))
     return result
