@@ -270,9 +270,8 @@ def _quantized(recipe: Recipe, root: Path, cache_dir: Path) -> tuple[bytes, dict
     checked = quantize.face_crops(_example_photos(cache_dir, PARITY_FACES_DIR), models, name)
     data = quantize.quantize(fp32, calibration, preprocess)
     record = {
-        "method": "onnxruntime static int8 (QDQ, per-channel QInt8 weights, QUInt8 "
-        "activations, MinMax, first two convolutions float32) vs the float32 model: cosine "
-        "of the embeddings",
+        "method": "onnxruntime static int8 (`recipe`) vs the float32 model: cosine of the "
+        "embeddings",
         "recipe": quantize.RECIPE,
         "fp32_sha256": sha256_of(fp32_path),
         "calibration_images": len(calibration),

@@ -65,13 +65,20 @@ COSINE_FLOOR = 0.99
 MEAN_COSINE_FLOOR = 0.997
 CALIBRATION_BATCH = 8
 FLOAT_CONVOLUTIONS = 2
-# What a built int8 file was made with, recorded in its manifest entry: a file made by
-# another recipe is rebuilt by the next `make models` (models/build.py pending).
-RECIPE = {
-    "format": "QDQ",
-    "weights": "QInt8 per channel, reduce_range",
-    "activations": "QUInt8 per tensor",
-    "calibration": "MinMax",
+# onnxruntime's quantize_static settings (see the module docstring for each choice).
+QUANTIZATION: dict[str, Any] = {
+    "quant_format": QuantFormat.QDQ,
+    "per_channel": True,
+    "activation_type": QuantType.QUInt8,
+    "weight_type": QuantType.QInt8,
+    "reduce_range": True,
+    "calibrate_method": CalibrationMethod.MinMax,
+}
+# What a built int8 file was made with, recorded in its manifest entry, derived from the
+# settings themselves so that no change to them goes unrecorded: a file made by another
+# recipe is rebuilt by the next `make models` (models/build.py pending).
+RECIPE: dict[str, Any] = {
+    **{key: getattr(value, "name", value) for key, value in QUANTIZATION.items()},
     "float32_convolutions": FLOAT_CONVOLUTIONS,
 }
 
@@ -124,13 +131,8 @@ def quantize(fp32_onnx: bytes, calibration: np.ndarray, preprocess: Preprocess) 
             str(prepared),
             str(quantized),
             _Batches(input_name, preprocess(calibration)),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            reduce_range=True,
-            calibrate_method=CalibrationMethod.MinMax,
             nodes_to_exclude=first_convolutions[:FLOAT_CONVOLUTIONS],
+            **QUANTIZATION,
         )
         return quantized.read_bytes()
 

@@ -34,6 +34,11 @@ INT8_COSINE_FLOORS = {"facenet128": (0.99, 0.998), "facenet512": (0.99, 0.998)}
 INT8_CHANGED_DECISIONS = 5
 
 
+def shipped_threshold(name: str) -> float:
+    """The L2 threshold /verify decides with for `name` by default (fitted on DevTrain)."""
+    return VERIFY_THRESHOLDS[(name, verify_flip(name, Settings().verify_flip))]
+
+
 @pytest.fixture(scope="module", params=EMBEDDER_NAMES)
 def embedder(request: pytest.FixtureRequest, embedders: dict[str, dict[str, Embedder]]) -> Embedder:
     return embedders["fp32"][request.param]
@@ -51,7 +56,7 @@ def test_lfw_view1_accuracy(
     distances, same = pair_distances(lfw_pairs, lfw_embeddings[precision][name])
     folds = np.array([pair.fold for pair in lfw_pairs])
     accuracy = float(np.mean([acc for _, acc in kfold_accuracies(distances, same, folds)]))
-    default = VERIFY_THRESHOLDS[(name, verify_flip(name, Settings().verify_flip))]
+    default = shipped_threshold(name)
     at_default = accuracy_at(distances, same, default)
     print(
         f"\n{name} {precision}: LFW View 1 DevTest {len(lfw_pairs)} pairs: ten-fold accuracy "
@@ -151,7 +156,7 @@ def test_int8_embeddings_agree_with_float32(
     )
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(vectors * reference, axis=1)
-    threshold = VERIFY_THRESHOLDS[(name, verify_flip(name, Settings().verify_flip))]
+    threshold = shipped_threshold(name)
     decisions = {
         precision: pair_distances(lfw_pairs, lfw_embeddings[precision][name])[0] < threshold
         for precision in PRECISIONS
