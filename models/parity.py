@@ -86,6 +86,6 @@ def check(result: dict[str, float | int], model_name: str) -> None:
     """Raise ParityError when the measured difference exceeds the tolerance."""
     if result["max_abs_diff"] > PARITY_TOLERANCE:
         raise ParityError(
-            f"{model_name}: onnxruntime differs from the source framework by "
+            f"{model_name}: the built model differs from its source by "
             f"{result['max_abs_diff']:.3g} > {PARITY_TOLERANCE}"
         )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import onnx
 import pytest
 
-from models import quantize
+from models import prelu, quantize
 from models.build import RECIPES, build, pending
 from models.manifest import MANIFEST_NAME, read_manifest, sha256_of
 from models.runtime import ModelError, ModelStore
@@ -33,8 +34,10 @@ EXPECTED = {
     "facenet512_int8",
     "retinaface_mnet025",
 }
-VERBATIM = [r for r in RECIPES if r.converter is None and r.quantized_from is None]
+# Made from ONNX files shipped as such (MTCNN's rewritten by models/prelu.py): no TensorFlow
+ONNX_MEMBERS = [r for r in RECIPES if r.converter is None and r.quantized_from is None]
 INT8 = [r for r in RECIPES if r.quantized_from is not None]
+REWRITTEN = [r for r in RECIPES if r.rewrite is not None]
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +127,35 @@ def test_an_int8_model_is_rebuilt_when_its_float32_model_or_its_recipe_changes(
     assert pending(tmp_path, recipes) == {"facenet128_int8": "quantization recipe changed"}
 
 
-def test_onnx_members_are_copied_verbatim(built: Path) -> None:
+def test_mtcnn_is_rewritten_without_prelu_and_computes_the_same(built: Path) -> None:
+    """models/prelu.py's rewrite, checked by the build against the member itself."""
     entries = read_manifest(built)
     for stage in ("pnet", "rnet", "onet"):
-        parity = entries[f"mtcnn_{stage}"].parity
-        assert parity["method"] == "verbatim"
-        assert parity["member_sha256"] == entries[f"mtcnn_{stage}"].sha256
-    assert entries["retinaface_mnet025"].parity["identical_to"].startswith("bytes literal WEIGHTS")
+        entry = entries[f"mtcnn_{stage}"]
+        assert entry.parity["rewrite"] == prelu.REWRITE
+        assert entry.parity["max_abs_diff"] == 0.0 and entry.parity["images"] == 8
+        assert entry.parity["member_sha256"] != entry.sha256
+        ops = [node.op_type for node in onnx.load(str(built / entry.file)).graph.node]
+        assert "PRelu" not in ops and "Min" in ops, stage
+
+
+def test_onnx_members_are_copied_verbatim(built: Path) -> None:
+    parity = read_manifest(built)["retinaface_mnet025"].parity
+    assert parity["method"] == "verbatim" and "rewrite" not in parity
+    assert parity["identical_to"].startswith("bytes literal WEIGHTS")
+
+
+def test_a_model_built_by_another_rewrite_is_rebuilt(small_copy: Path) -> None:
+    """An MTCNN file copied verbatim by an earlier build (no rewrite recorded) is rebuilt,
+    as is one made by a rewrite other than today's."""
+    manifest = small_copy / MANIFEST_NAME
+    text = manifest.read_text(encoding="utf-8")
+    assert pending(small_copy, REWRITTEN) == {}
+    manifest.write_text(text.replace(f'"rewrite": "{prelu.REWRITE}"', '"rewrite": "older"'))
+    assert pending(small_copy, REWRITTEN) == {
+        recipe.name: "graph rewrite changed" for recipe in REWRITTEN
+    }
+    assert [r.name for r in REWRITTEN] == ["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"]
 
 
 def test_a_corrupted_model_is_refused_naming_the_file(small_copy: Path) -> None:
@@ -155,7 +180,7 @@ def test_a_second_build_run_skips_everything(built: Path) -> None:
 def test_a_changed_or_missing_file_is_rebuilt(small_copy: Path) -> None:
     (small_copy / "mtcnn" / "onet.onnx").write_bytes(b"not a model")
     (small_copy / "mtcnn" / "pnet.onnx").unlink()
-    reasons = pending(small_copy, VERBATIM)
+    reasons = pending(small_copy, ONNX_MEMBERS)
     assert reasons["mtcnn_onet"] == "file does not match its sha256"
     assert reasons["mtcnn_pnet"] == "file missing"
     assert "mtcnn_rnet" not in reasons
@@ -171,12 +196,12 @@ def test_air_gapped_build_from_models_source_dir(
     if source is None:
         pytest.skip(f"no package archives in {CACHE_DIR} (the build used MODELS_SOURCE_DIR)")
     monkeypatch.setenv("MODELS_SOURCE_DIR", str(source))
-    outcomes = build(tmp_path / "out", recipes=VERBATIM)
-    assert [o.action for o in outcomes] == ["built"] * len(VERBATIM)
+    outcomes = build(tmp_path / "out", recipes=ONNX_MEMBERS)
+    assert [o.action for o in outcomes] == ["built"] * len(ONNX_MEMBERS)
     expected = read_manifest(built)
     for outcome in outcomes:
         assert outcome.entry.sha256 == expected[outcome.name].sha256
-    assert pending(tmp_path / "out", VERBATIM) == {}
+    assert pending(tmp_path / "out", ONNX_MEMBERS) == {}
 
 
 def test_a_missing_archive_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
