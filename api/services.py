@@ -166,7 +166,7 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         settings.embedder,
         store,
         threads,
-        settings.embedder_precision,
+        precision=settings.embedder_precision,
         centred=settings.centre_embeddings,
     )
     analyzer = FaceAnalyzer(

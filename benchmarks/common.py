@@ -14,9 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from api.config import Settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 SHARED = Path(os.environ.get("SHARED_DIR", REPO_ROOT.parent / "shared"))
+# The FaceNet precision the API serves by default (EMBEDDER_PRECISION): what a benchmark
+# of the product's behaviour measures; the recipe study and the int8 comparison choose
+# their own.
+PRECISION = Settings().embedder_precision
 
 T = TypeVar("T")
 

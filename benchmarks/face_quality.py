@@ -42,7 +42,15 @@ import numpy as np
 from api.recognition.matcher import IDENTIFY_THRESHOLDS
 from api.sightings.quality import face_quality
 from api.vision import Embedder, MtcnnDetector, align_face, load_embedder
-from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
+from benchmarks.common import (
+    PRECISION,
+    RESULTS,
+    SHARED,
+    chart,
+    load_average,
+    markdown_table,
+    write_result,
+)
 from benchmarks.lfw import read_pairs, read_rgb, subject_face
 from models.runtime import ModelStore
 
@@ -328,7 +336,7 @@ def main() -> None:
     store = ModelStore()
     faces = Faces(
         MtcnnDetector(store, intra_op_threads=args.threads),
-        load_embedder(EMBEDDER, store, intra_op_threads=args.threads),
+        load_embedder(EMBEDDER, store, args.threads, precision=PRECISION),
     )
     threshold = IDENTIFY_THRESHOLDS[EMBEDDER]
     started = time.perf_counter()
@@ -365,6 +373,7 @@ def main() -> None:
         {
             "data": f"LFW View 1 train pairs ({args.pairs_per_kind} a kind), {ROOT.name}",
             "embedder": EMBEDDER,
+            "precision": PRECISION,
             "threshold": threshold,
             "load_average": load_average(),
             "seconds": round(time.perf_counter() - started, 1),

@@ -349,9 +349,13 @@ class Lab:
         self._embedders: dict[str, Embedder] = {}
 
     def embedder(self, name: str) -> Embedder:
-        """Raw (not centred) vectors: centring is one of the causes measured."""
+        """Raw (not centred) vectors: centring is one of the causes measured. float32: the
+        recipe and the thresholds were chosen on it; int8's distance from it is measured
+        by benchmarks/lfw_verification.py (the same decisions at these thresholds)."""
         if name not in self._embedders:
-            self._embedders[name] = load_embedder(name, self.store, self.threads, centred=False)
+            self._embedders[name] = load_embedder(
+                name, self.store, self.threads, precision="fp32", centred=False
+            )
         return self._embedders[name]
 
     def vectors(self, lfw_set: LfwSet, embedder: str, recipe: Recipe) -> dict[str, np.ndarray]:

@@ -237,7 +237,7 @@ def main() -> None:
     detector = MtcnnDetector(store, intra_op_threads=args.threads)
     rows = []
     for embedder_name, precision in itertools.product(args.embedders, args.precisions):
-        embedder = load_embedder(embedder_name, store, args.threads, precision)
+        embedder = load_embedder(embedder_name, store, args.threads, precision=precision)
         paths = (args.lfw_root / name for name in names)
         crops = aligned_crops(paths, detector, subject_face, embedder.crop)
         found = [name for name in names if args.lfw_root / name in crops]

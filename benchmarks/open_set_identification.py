@@ -40,7 +40,15 @@ from api.recognition.matcher import IDENTIFY_THRESHOLDS, identify
 from api.recognition.release import Release
 from api.training import release_from_snapshot
 from api.vision import EMBEDDER_NAMES, MtcnnDetector, load_embedder
-from benchmarks.common import RESULTS, SHARED, chart, load_average, markdown_table, write_result
+from benchmarks.common import (
+    PRECISION,
+    RESULTS,
+    SHARED,
+    chart,
+    load_average,
+    markdown_table,
+    write_result,
+)
 from benchmarks.lfw import aligned_crops, embed_batched, largest_face
 from models.runtime import ModelStore
 
@@ -81,7 +89,7 @@ def embed_all(
 ) -> dict[Path, np.ndarray]:
     """The largest face of each image that has one, cut out and embedded as the API does
     by default (the embedder's crop, FLIP_AUGMENTATION)."""
-    embedder = load_embedder(name, store, intra_op_threads=threads)
+    embedder = load_embedder(name, store, threads, precision=PRECISION)
     crops = aligned_crops(images, detector, largest_face, embedder.crop)
     log.info("%s: %d images, %d with a face", name, len(images), len(crops))
     vectors = embed_batched(embedder, list(crops.values()), flip=Settings().flip_augmentation)
@@ -299,6 +307,7 @@ def main() -> None:
     write_result(
         "open_set_identification",
         {
+            "precision": PRECISION,
             "load_average_before": load_before,
             "people": len(protocol.enrol),
             "probes": len(protocol.probes),

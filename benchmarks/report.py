@@ -127,7 +127,8 @@ def _open_set(data: Result) -> list[Headline]:
     k = max(r["k"] for r in data["results"])
     return [
         (
-            f"Open-set identification, {r['embedder']}, {data['people']} people x {k} images",
+            f"Open-set identification, {r['embedder']} {data['precision']}, {data['people']} "
+            f"people x {k} images",
             f"{r['shipped']['dir']:.1%} of probes named correctly, {r['shipped']['far']:.1%} of "
             f"{data['strangers']} strangers named (threshold {r['shipped']['threshold']})",
         )
@@ -313,7 +314,8 @@ def _unknown_people(data: Result) -> list[Headline]:
     return [
         (
             f"Unknown-face grouping, {data['strangers']} held-out LFW strangers "
-            f"({data['stranger_faces']} faces), B-cubed P / R / F1 at {similarity}",
+            f"({data['stranger_faces']} faces, facenet128 {data['precision']}), B-cubed P / R / F1 "
+            f"at {similarity}",
             f"on arrival {arrival['precision']:.3f} / {arrival['recall']:.3f} / "
             f"{arrival['f1']:.3f}; after re-grouping {regrouped['precision']:.3f} / "
             f"{regrouped['recall']:.3f} / {regrouped['f1']:.3f}",

@@ -43,6 +43,7 @@ from api.sightings.record import face_jpeg, record_sightings
 from api.sightings.search import SearchFilter, SightingIndex, micros
 from api.vision import MtcnnDetector, load_embedder
 from benchmarks.common import (
+    PRECISION,
     RESULTS,
     SHARED,
     chart,
@@ -64,7 +65,9 @@ SECONDS_PER_DAY = 86_400
 def storage(sightings: int) -> dict[str, Any]:
     """Bytes a stored sighting costs in a SQLite file, measured on real faces."""
     store = ModelStore()
-    analyzer = FaceAnalyzer(MtcnnDetector(store), load_embedder(EMBEDDER, store))
+    analyzer = FaceAnalyzer(
+        MtcnnDetector(store), load_embedder(EMBEDDER, store, precision=PRECISION)
+    )
     paths = sorted((SHARED / "data" / "lfw-ident20").glob("*/*.jpg"))[:sightings]
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "sightings.sqlite3"

@@ -54,7 +54,7 @@ from api.unknowns.grouping import GROUP_SIMILARITY, cluster, new_unknown_id
 from api.unknowns.regroup import regroup
 from api.vision import MtcnnDetector, align_face, load_embedder
 from benchmarks.bcubed import bcubed
-from benchmarks.common import SHARED, load_average, markdown_table, write_result
+from benchmarks.common import PRECISION, SHARED, load_average, markdown_table, write_result
 from benchmarks.lfw import largest_face, read_rgb
 from models.runtime import ModelStore, models_dir_from_env
 
@@ -75,7 +75,7 @@ def embed_faces(paths: list[Path]) -> dict[Path, np.ndarray]:
     """The largest face of each image, embedded, where its quality reaches MIN_QUALITY."""
     store = ModelStore(models_dir_from_env())
     detector = MtcnnDetector(store, intra_op_threads=2)
-    embedder = load_embedder("facenet128", store, intra_op_threads=2)
+    embedder = load_embedder("facenet128", store, 2, precision=PRECISION)
     vectors = {}
     for path in paths:
         rgb = read_rgb(path)
@@ -346,6 +346,7 @@ def main() -> None:
     write_result(
         "unknown_people",
         {
+            "precision": PRECISION,
             "load_average_before": load_before,
             "load_average_after": load_average(),
             "strangers": len(strangers),

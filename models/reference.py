@@ -122,7 +122,7 @@ def build_means(root: Path, *, force: bool = False, cache_dir: Path = CACHE_DIR)
     images = reference_images(cache_dir)
     faces = reference_faces(images, detector)
     for name in names:
-        embedder = load_embedder(name, store, centred=False)
+        embedder = load_embedder(name, store, precision="fp32", centred=False)
         crops = np.stack([align_face(rgb, face, embedder.crop) for rgb, face in faces])
         mirrored = np.ascontiguousarray(crops[:, :, ::-1])
         raw = np.concatenate([embedder.embed(crops), embedder.embed(mirrored)])

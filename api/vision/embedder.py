@@ -142,12 +142,13 @@ def load_embedder(
     name: str,
     store: ModelStore,
     intra_op_threads: int | None = None,
-    precision: str = "fp32",
     *,
+    precision: str,
     centred: bool = False,
 ) -> Embedder:
     """The embedder `name` (one of EMBEDDER_NAMES) at `precision` (one of PRECISIONS) from
-    the verified model store; its vectors centred on the build's mean embedding (that of
+    the verified model store (no default: callers say which, the API's being
+    Settings.embedder_precision); its vectors centred on the build's mean embedding (that of
     the float32 weights, for both precisions) when `centred` (CENTRE_EMBEDDINGS)."""
     if name not in EMBEDDER_NAMES:
         raise ModelError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")

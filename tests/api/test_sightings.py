@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from api.config import Settings
 from api.recognition.faces import FaceAnalyzer
 from api.vision import MtcnnDetector, load_embedder
 from models.runtime import ModelStore
@@ -41,7 +42,10 @@ def enrolled(backend_api: ApiProcess, people: dict[str, list[Path]]) -> str:
 def local_analyzer() -> FaceAnalyzer:
     """The API's own detector and embedder, in this process."""
     store = ModelStore(built_models_root())
-    return FaceAnalyzer(MtcnnDetector(store), load_embedder("facenet128", store))
+    return FaceAnalyzer(
+        MtcnnDetector(store),
+        load_embedder("facenet128", store, precision=Settings().embedder_precision),
+    )
 
 
 def blurred(path: Path, radius: float = 3.0) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from api.config import Settings
 from api.vision import EMBEDDER_NAMES, load_embedder
 from benchmarks.lfw_verification import embed_plain_and_flipped
 from models.parity import random_faces
@@ -19,7 +20,9 @@ def store() -> ModelStore:
 
 @pytest.mark.parametrize("name", EMBEDDER_NAMES)
 def test_plain_and_flipped_equal_the_embedders_own(store: ModelStore, name: str) -> None:
-    embedder = load_embedder(name, store, intra_op_threads=1)
+    embedder = load_embedder(
+        name, store, intra_op_threads=1, precision=Settings().embedder_precision
+    )
     faces = random_faces(3)
     plain, flipped = embed_plain_and_flipped(embedder, faces)
     np.testing.assert_allclose(plain, embedder.embed(faces), atol=1e-5)

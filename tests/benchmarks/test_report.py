@@ -56,6 +56,7 @@ def open_set_result() -> dict[str, Any]:
         "machine": {**MACHINE, "date": "2031-02-04"},
         "people": 20,
         "strangers": 300,
+        "precision": "int8",
         "load_average_before": [5.5, 4, 3],
         "results": [
             row(1, "classifier", 0.9),
@@ -135,7 +136,8 @@ def test_summary_rows_carry_figures_and_their_stamp(results_dir: Path) -> None:
     assert "Published on View 2: FaceNet A 99.20%" in lfw and "FaceNet B" not in lfw
     assert sum("LFW view1 verification" in line for line in lines) == 1  # flip row left out
     open_set = next(line for line in lines if "Open-set" in line)
-    assert "x 5 images" in open_set and "98.5%" in open_set and "2.7% of 300" in open_set
+    assert "facenet128 int8, 20 people x 5 images" in open_set
+    assert "98.5%" in open_set and "2.7% of 300" in open_set
     assert "2031-02-04" in open_set
     assert any("NN search, 1M faces | 4.2 ms" in line for line in lines)
     assert not any("throughput" in line.lower() for line in lines)  # unusable: no row

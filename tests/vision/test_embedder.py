@@ -135,7 +135,7 @@ def test_wrong_input_is_refused(embedder: Embedder) -> None:
 
 def test_unknown_embedder_is_refused(store: ModelStore) -> None:
     with pytest.raises(ModelError, match="arcface"):
-        load_embedder("arcface", store)
+        load_embedder("arcface", store, precision="int8")
 
 
 @pytest.mark.parametrize("name", EMBEDDER_NAMES)
