@@ -1,7 +1,8 @@
 """gunicorn settings for CPU-bound inference (values overridable by environment).
 
 - workers = cores: each worker runs MTCNN + FaceNet on its own onnxruntime sessions
-  with one intra-op thread, so N workers keep N cores busy without oversubscription.
+  with one intra-op thread, so N workers keep N cores busy without oversubscription (a
+  request alone in the pod embeds on IDLE_EMBED_THREADS: api/vision/cores.py).
 - threads = 2 per worker: while one request waits on the database or the network the
   other computes; more threads would only queue on the same core.
 - timeout 60 s: a cold first request (model warm-up) plus a large image stays well below;

@@ -6,6 +6,7 @@ across fork), so models are loaded once per worker and never per request.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from flask import Flask, current_app, g, request
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.regrouping.start()
     svc.release_polling.start()  # nothing when RELEASE_POLL_SECONDS is 0
     svc.heap_trimming.start()  # nothing when HEAP_TRIM_SECONDS is 0
+    app.before_request(_count_in_flight)
+    app.teardown_request(_count_done)
     app.before_request(_require_schema)
     app.before_request(_authenticate)
 
@@ -97,11 +100,31 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
+def _serves_api() -> bool:
+    """Not a health endpoint nor the operator's page (its static files included)."""
+    return request.blueprint not in (health.bp.name, ui.bp.name) and request.endpoint != "static"
+
+
+def _count_in_flight() -> None:
+    """An API request is in flight until its teardown: while it is, no other request's
+    embedding takes every core (api/vision/cores.py)."""
+    if not _serves_api():
+        return
+    g.in_flight = ExitStack()
+    g.in_flight.enter_context(services().analyzer.computing())
+
+
+def _count_done(_error: BaseException | None) -> None:
+    in_flight = g.pop("in_flight", None)
+    if in_flight is not None:
+        in_flight.close()
+
+
 def _require_schema() -> None:
     """Until the tables exist (database down at start), answer 503, never a 500.
 
     The health endpoints and the operator's page (static files) need no table."""
-    if request.blueprint in (health.bp.name, ui.bp.name) or request.endpoint == "static":
+    if not _serves_api():
         return
     if not services().ensure_schema():
         raise database_unavailable()

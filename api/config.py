@@ -7,6 +7,7 @@ and tests can build an app from a dict without touching `os.environ`.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,12 @@ def _default_database_url() -> str:
     return f"sqlite:///{REPO_ROOT / 'var' / 'facerec.sqlite3'}"
 
 
+def _default_compute_lock_file() -> Path:
+    """One per user in the temporary folder: every API process there (a pod's workers,
+    whose /tmp is the pod's own) shares the cores it stands for."""
+    return Path(tempfile.gettempdir()) / f"facerec-compute-{os.getuid()}.lock"
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one API process needs to know; see README's configuration table."""
@@ -29,6 +36,9 @@ class Settings:
     embedder: str = "facenet128"
     embedder_precision: str = "int8"
     ort_intra_op_threads: int = 1
+    # A lone request's FaceNet run on this many threads (api/vision/cores.py); 1: never.
+    idle_embed_threads: int = 2
+    compute_lock_file: Path = field(default_factory=_default_compute_lock_file)
     max_request_bytes: int = 16 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     detect_max_pixels: int = 4_000_000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import Connection, Engine
@@ -35,6 +36,7 @@ from api.training_worker import TrainingWorker
 from api.unknowns.regroup import RegroupResult, regroup
 from api.unknowns.worker import RegroupWorker
 from api.vision import MtcnnDetector, load_embedder
+from api.vision.cores import ComputeGate
 from api.vision.embedder import VERIFY_THRESHOLDS, verify_flip
 from models.runtime import ModelStore
 
@@ -125,16 +127,18 @@ class Services:
         )
 
     def regroup_unknowns(self) -> RegroupResult:
-        """One re-grouping pass of unknown faces (the caller holds its lease)."""
+        """One re-grouping pass of unknown faces (the caller holds its lease); it computes,
+        so no request's embedding takes every core meanwhile."""
         embedder, settings = self.analyzer.embedder, self.settings
-        return regroup(
-            self.engine,
-            embedder.name,
-            embedder.dim,
-            settings.min_match_quality,
-            settings.unknown_group_similarity,
-            settings.unknown_regroup_window,
-        )
+        with self.analyzer.computing():
+            return regroup(
+                self.engine,
+                embedder.name,
+                embedder.dim,
+                settings.min_match_quality,
+                settings.unknown_group_similarity,
+                settings.unknown_regroup_window,
+            )
 
     def training_context(self) -> TrainingContext:
         return TrainingContext(
@@ -146,6 +150,18 @@ class Services:
             max_image_pixels=self.settings.max_image_pixels,
             threads=self.settings.training_threads,
         )
+
+
+def compute_gate(path: Path) -> ComputeGate | None:
+    """The gate of IDLE_EMBED_THREADS, or none (every embedding on one thread) when its
+    file cannot be opened: a read-only temporary folder must not fail every request."""
+    try:
+        return ComputeGate(path)
+    except OSError as error:
+        log.warning(
+            "COMPUTE_LOCK_FILE %s unusable (%s): embeddings stay on one thread", path, error
+        )
+        return None
 
 
 def load_services(settings: Settings, engine: Engine) -> Services:
@@ -168,12 +184,14 @@ def load_services(settings: Settings, engine: Engine) -> Services:
         threads,
         precision=settings.embedder_precision,
         centred=settings.centre_embeddings,
+        wide_threads=settings.idle_embed_threads,
     )
     analyzer = FaceAnalyzer(
         detector,
         embedder,
         flip=settings.flip_augmentation,
         detect_max_pixels=settings.detect_max_pixels,
+        gate=compute_gate(settings.compute_lock_file) if embedder.has_wide else None,
     )
     settings.model_dir.mkdir(parents=True, exist_ok=True)
     svc = Services(

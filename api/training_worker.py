@@ -181,7 +181,8 @@ class TrainingWorker:
 
         self._running = claim
         try:
-            run_job(self.context, claim, progress)
+            with self.context.analyzer.computing():
+                run_job(self.context, claim, progress)
         finally:
             self._running = None
             done.set()

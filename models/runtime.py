@@ -33,12 +33,13 @@ def intra_op_threads_from_env(default: int = 1) -> int:
     return int(value) if value.strip() else default
 
 
-def session_options(intra_op_threads: int) -> ort.SessionOptions:
-    """Options every session shares: bounded threads, no busy-wait spinning, no memory
-    arena. The arena keeps each run's peak allocation for good (MTCNN on a large frame
-    leaves it big); without it a worker with MTCNN and the int8 FaceNet loaded and used
-    holds 148 MiB instead of 191 (fp32 FaceNet: 316 instead of 343), and a batch-1 run
-    was no slower (measured interleaved, 15 runs each)."""
+def session_options(intra_op_threads: int, *, spinning: bool = False) -> ort.SessionOptions:
+    """Options every session shares: bounded threads, no memory arena, and no busy-wait
+    spinning unless `spinning` (then only while a run lasts: a session for a core that is
+    otherwise idle, api/vision/cores.py). The arena keeps each run's peak allocation for
+    good (MTCNN on a large frame leaves it big); without it a worker with MTCNN and the
+    int8 FaceNet loaded and used holds 148 MiB instead of 191 (fp32 FaceNet: 316 instead
+    of 343), and a batch-1 run was no slower (measured interleaved, 15 runs each)."""
     options = ort.SessionOptions()
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
@@ -46,8 +47,10 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if spinning:  # the threads sleep as soon as a run ends, not after a spin of their own
+        options.add_session_config_entry("session.force_spinning_stop", "1")
     options.log_severity_level = 3
     return options
 
@@ -65,14 +68,13 @@ def verify_file(path: Path, expected_sha256: str) -> None:
 
 
 def create_session(
-    path: Path, expected_sha256: str, intra_op_threads: int | None = None
+    path: Path, expected_sha256: str, intra_op_threads: int | None = None, *, spinning: bool = False
 ) -> ort.InferenceSession:
     """Verify `path`, then open it on the CPU provider."""
     verify_file(path, expected_sha256)
     threads = intra_op_threads if intra_op_threads is not None else intra_op_threads_from_env()
-    return ort.InferenceSession(
-        str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
-    )
+    options = session_options(threads, spinning=spinning)
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def read_sha256sums(path: Path) -> dict[str, str]:
@@ -106,6 +108,10 @@ class ModelStore:
     def path(self, name: str) -> Path:
         return self.root / self.entry(name).file
 
-    def session(self, name: str, intra_op_threads: int | None = None) -> ort.InferenceSession:
+    def session(
+        self, name: str, intra_op_threads: int | None = None, *, spinning: bool = False
+    ) -> ort.InferenceSession:
         entry = self.entry(name)
-        return create_session(self.root / entry.file, entry.sha256, intra_op_threads)
+        return create_session(
+            self.root / entry.file, entry.sha256, intra_op_threads, spinning=spinning
+        )

@@ -14,7 +14,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STAGES = ("decode", "detect", "embed", "match", "store")
@@ -25,6 +31,12 @@ STAGE_SECONDS = Histogram(
     "Time of one pipeline stage of an image request",
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+# How often a request was alone and had every core for its FaceNet run (IDLE_EMBED_THREADS).
+WIDE_EMBEDDINGS = Counter(
+    "facerec_wide_embeddings",
+    "FaceNet runs on every core, their request being the only one in flight",
 )
 
 

@@ -14,12 +14,15 @@ is then MIN_FACE_SIZE x sqrt(N / DETECT_MAX_PIXELS) pixels (63 px at 40 megapixe
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from api.metrics import WIDE_EMBEDDINGS
 from api.vision import Embedder, Face, MtcnnDetector, align_face
+from api.vision.cores import ComputeGate
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,9 @@ def _scaled(face: Face, scale_x: float, scale_y: float) -> Face:
 
 
 class FaceAnalyzer:
-    """Detector + embedder of one worker (loaded once, shared by its threads)."""
+    """Detector + embedder of one worker (loaded once, shared by its threads). With a
+    `gate`, an embedding whose request is the only one computing runs on the embedder's
+    wide session (api/vision/cores.py)."""
 
     def __init__(
         self,
@@ -47,11 +52,18 @@ class FaceAnalyzer:
         embedder: Embedder,
         flip: bool = False,
         detect_max_pixels: int = 4_000_000,
+        gate: ComputeGate | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.flip = flip
         self.detect_max_pixels = detect_max_pixels
+        self.gate = gate
+
+    def computing(self) -> AbstractContextManager[None]:
+        """Count the calling thread's request or job as in flight for the block (the
+        gate's hold), so no other embedding takes every core meanwhile."""
+        return self.gate.hold() if self.gate is not None else nullcontext()
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in full-resolution coordinates, found on a copy of at most
@@ -73,7 +85,14 @@ class FaceAnalyzer:
         if not faces:
             return []
         crops = np.stack([align_face(rgb, face, self.embedder.crop) for face in faces])
-        embeddings = self.embedder.embed(crops, flip=self.flip if flip is None else flip)
+        flip = self.flip if flip is None else flip
+        if self.gate is None or not self.embedder.has_wide:
+            embeddings = self.embedder.embed(crops, flip=flip)
+        else:
+            with self.gate.alone() as alone:
+                embeddings = self.embedder.embed(crops, flip=flip, wide=alone)
+            if alone:
+                WIDE_EMBEDDINGS.inc()
         return [
             AnalyzedFace(face, vector, crop)
             for face, vector, crop in zip(faces, embeddings, crops, strict=True)

@@ -69,7 +69,10 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 class Embedder:
     """One FaceNet session and the crop its faces are cut out with (`crop`); `embed` may
     be called from several threads at once
-    (onnxruntime sessions allow concurrent `run`, and nothing else here is mutable)."""
+    (onnxruntime sessions allow concurrent `run`, and nothing else here is mutable).
+
+    `wide`, when given, is the same model on several threads for a run that has the
+    machine's cores to itself (api/vision/cores.py); it computes the same vectors."""
 
     def __init__(
         self,
@@ -78,23 +81,32 @@ class Embedder:
         preprocess: Preprocess,
         precision: str = "fp32",
         mean: np.ndarray | None = None,
+        wide: ort.InferenceSession | None = None,
     ) -> None:
         self.name = name
         self.crop = CROPS[name]
         self.precision = precision
         self.mean = mean
         self._session = session
+        self._wide = wide
         self._preprocess = preprocess
         self._input = session.get_inputs()[0].name
         self._output = session.get_outputs()[0].name
         self.dim = int(session.get_outputs()[0].shape[1])
 
-    def embed(self, faces: np.ndarray, flip: bool = False, *, centred: bool = True) -> np.ndarray:
+    @property
+    def has_wide(self) -> bool:
+        return self._wide is not None
+
+    def embed(
+        self, faces: np.ndarray, flip: bool = False, *, centred: bool = True, wide: bool = False
+    ) -> np.ndarray:
         """(N, 160, 160, 3) uint8 RGB -> (N, dim) float32 unit vectors, in one ORT run.
 
         `flip` also embeds the mirrored faces and averages (test-time augmentation):
         twice the embedding compute for a steadier vector. `centred=False` skips the
-        mean subtraction (the raw vectors the build's mean is computed from).
+        mean subtraction (the raw vectors the build's mean is computed from). `wide` runs
+        on the wide session where there is one (the caller holds the cores).
         """
         if faces.ndim != 4 or faces.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
             raise ValueError(
@@ -108,7 +120,8 @@ class Embedder:
         batch = self._preprocess(faces)
         if flip:
             batch = np.concatenate([batch, batch[:, :, ::-1]])
-        vectors = l2_normalise(self._session.run([self._output], {self._input: batch})[0])
+        session = self._wide if wide and self._wide is not None else self._session
+        vectors = l2_normalise(session.run([self._output], {self._input: batch})[0])
         if flip:
             vectors = l2_normalise(vectors[:count] + vectors[count:])
         return self.centre(vectors) if centred else vectors
@@ -145,16 +158,19 @@ def load_embedder(
     *,
     precision: str,
     centred: bool = False,
+    wide_threads: int = 1,
 ) -> Embedder:
     """The embedder `name` (one of EMBEDDER_NAMES) at `precision` (one of PRECISIONS) from
     the verified model store (no default: callers say which, the API's being
     Settings.embedder_precision); its vectors centred on the build's mean embedding (that of
-    the float32 weights, for both precisions) when `centred` (CENTRE_EMBEDDINGS)."""
+    the float32 weights, for both precisions) when `centred` (CENTRE_EMBEDDINGS); with a
+    second session on `wide_threads` threads when more than one (IDLE_EMBED_THREADS)."""
     if name not in EMBEDDER_NAMES:
         raise ModelError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_NAMES)}")
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     model = name if precision == "fp32" else f"{name}_{precision}"
     session = store.session(model, intra_op_threads)
+    wide = store.session(model, wide_threads, spinning=True) if wide_threads > 1 else None
     mean = mean_embedding(store, name) if centred else None
-    return Embedder(name, session, PREPROCESSING[name][0], precision, mean)
+    return Embedder(name, session, PREPROCESSING[name][0], precision, mean, wide)

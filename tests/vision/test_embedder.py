@@ -126,6 +126,23 @@ def test_concurrent_calls_give_the_sequential_results(
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_the_wide_session_computes_the_same_vectors(
+    store: ModelStore, precision: str, lfw_crops: dict[str, dict[str, np.ndarray]]
+) -> None:
+    """IDLE_EMBED_THREADS: a lone request's run on every core gives its usual vectors
+    (onnxruntime splits each operator's output, not its sums)."""
+    embedder = load_embedder("facenet128", store, 1, precision=precision, wide_threads=2)
+    crops = lfw_crops["facenet128"]
+    faces = np.stack([crops[name] for name in sorted(crops)[:4]])
+    assert embedder.has_wide
+    np.testing.assert_allclose(embedder.embed(faces, wide=True), embedder.embed(faces), atol=1e-6)
+    np.testing.assert_allclose(
+        embedder.embed(faces, flip=True, wide=True), embedder.embed(faces, flip=True), atol=1e-6
+    )
+    assert not load_embedder("facenet128", store, precision=precision).has_wide
+
+
 def test_wrong_input_is_refused(embedder: Embedder) -> None:
     with pytest.raises(ValueError, match="160"):
         embedder.embed(np.zeros((1, 112, 112, 3), dtype=np.uint8))
