@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy import Engine
 
 from api.auth import HEADER, PUBLIC, access_of
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     svc.release_polling.start()  # nothing when RELEASE_POLL_SECONDS is 0
     svc.heap_trimming.start()  # nothing when HEAP_TRIM_SECONDS is 0
     app.before_request(_count_in_flight)
+    app.after_request(_count_answered)
     app.teardown_request(_count_done)
     app.before_request(_require_schema)
     app.before_request(_authenticate)
@@ -114,7 +115,15 @@ def _count_in_flight() -> None:
     g.in_flight.enter_context(services().analyzer.computing())
 
 
+def _count_answered(response: Response) -> Response:
+    """Done computing before the answer leaves: a client's next request must not find
+    this one still in flight (teardown, after the body is sent, would be too late)."""
+    _count_done(None)
+    return response
+
+
 def _count_done(_error: BaseException | None) -> None:
+    """Also at teardown: a request that failed never reaches `_count_answered`."""
     in_flight = g.pop("in_flight", None)
     if in_flight is not None:
         in_flight.close()

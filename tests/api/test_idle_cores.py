@@ -3,6 +3,7 @@ every core, one with company on its own, and both compute the same vectors."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import requests
@@ -44,6 +45,11 @@ def test_only_a_lone_request_embeds_on_every_core(tmp_path: Path) -> None:
         def wide_runs() -> float:
             return sample(requests.get(f"{server.url}/metrics", timeout=10).text, WIDE)
 
+        def quiet() -> None:
+            """As if the pod had seen no company for a long time (QUIET_SECONDS)."""
+            os.utime(lock, (0.0, 0.0))
+
+        quiet()
         alone = verify(server.url)
         assert wide_runs() == 2
         # another computation in flight, as a second request or a training job holds it
@@ -51,6 +57,10 @@ def test_only_a_lone_request_embeds_on_every_core(tmp_path: Path) -> None:
             accompanied = verify(server.url)
         assert wide_runs() == 2
         assert accompanied == alone and alone["same_person"]
+        # company was just seen: the pod must be quiet for a while before a wide run
+        assert recognize(server.url, face_jpeg()).status_code == 200
+        assert wide_runs() == 2
+        quiet()
         assert recognize(server.url, face_jpeg()).status_code == 200
         assert wide_runs() == 3
     finally:

@@ -4,6 +4,7 @@ thread or process, and a holder that is alone keeps newcomers out until its bloc
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ WAIT = 10.0  # seconds: a bound on waiting for another thread, never a measured 
 
 @pytest.fixture
 def gate(tmp_path: Path) -> ComputeGate:
-    return ComputeGate(tmp_path / "compute.lock")
+    """A gate with no quiet period: each test sees who holds it, nothing else."""
+    return ComputeGate(tmp_path / "compute.lock", quiet_seconds=0)
 
 
 def alone_now(gate: ComputeGate) -> bool:
@@ -58,7 +60,9 @@ def test_a_lone_holder_is_alone_and_shares_again_after(gate: ComputeGate) -> Non
             assert alone
         with gate.alone() as again:  # turned back to shared, not released
             assert again
-        assert not alone_now(ComputeGate(gate.path))  # this hold still counts for others
+        assert not alone_now(
+            ComputeGate(gate.path, quiet_seconds=0)
+        )  # this hold still counts for others
 
 
 def test_outside_a_hold_nothing_is_alone(gate: ComputeGate) -> None:
@@ -117,7 +121,9 @@ def test_when_not_alone_the_shared_lock_is_kept(gate: ComputeGate) -> None:
     with gate.hold():
         with another_request(gate), gate.alone() as alone:
             assert not alone
-        assert not alone_now(ComputeGate(gate.path))  # this request still holds its lock
+        assert not alone_now(
+            ComputeGate(gate.path, quiet_seconds=0)
+        )  # this request still holds its lock
 
 
 def test_a_hold_inside_a_hold_gives_the_outer_one_back(gate: ComputeGate) -> None:
@@ -134,3 +140,17 @@ def test_an_unusable_lock_file_turns_the_wide_runs_off(tmp_path: Path) -> None:
         ComputeGate(missing)
     assert compute_gate(missing) is None  # the API starts, every run on one thread
     assert isinstance(compute_gate(tmp_path / "compute.lock"), ComputeGate)
+
+
+def test_no_wide_run_within_the_quiet_period_after_company(tmp_path: Path) -> None:
+    """Under load an embedding is now and then alone for a moment; the stamp left by the
+    ones that found company keeps it on its own core until the pod has been quiet."""
+    gate = ComputeGate(tmp_path / "compute.lock", quiet_seconds=60)
+    long_ago = 0.0
+    os.utime(gate.path, (long_ago, long_ago))
+    assert alone_now(gate)  # quiet for ages
+    with another_request(gate), gate.hold(), gate.alone() as alone:
+        assert not alone  # company: stamps the file
+    assert not alone_now(gate)  # alone now, but company was just seen
+    os.utime(gate.path, (long_ago, long_ago))  # as if a minute without company passed
+    assert alone_now(gate)
