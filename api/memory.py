@@ -6,6 +6,10 @@ heap: the 16 MB blocks Pillow decodes a large photograph into then stay with the
 that last used them, so a worker's resident memory became the sum of every thread's
 largest image rather than one image. A fixed threshold (which also stops the dynamic
 growth) makes every allocation of 4 MB or more its own mapping, returned when freed.
+Smaller blocks freed by one thread's request stayed in that thread's arena too: with four
+40-megapixel requests at once a worker's peak rose 452-515 MiB over its baseline from run
+to run; with at most ARENA_MAX arenas per process 446-451 MiB (one request: 391 either
+way), at the same requests/s (tests/api/test_memory.py, benchmarks/framework_client.py).
 Together with onnxruntime sessions without a memory arena (models/runtime.py) and one
 large image at a time per process (api/imaging.py), this bounds a worker's memory
 (tests/api/test_memory.py measures it).
@@ -28,8 +32,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter numbers
+M_ARENA_MAX = -8
 MMAP_THRESHOLD_BYTES = 4 * 2**20
+ARENA_MAX = 2
 
 
 @cache
@@ -48,8 +54,11 @@ def _glibc_function(name: str) -> Any:
 
 
 def return_large_buffers() -> bool:
-    """Set glibc's mmap threshold for this process; False where libc is not glibc."""
+    """Set glibc's mmap threshold and arena count for this process; False where libc is
+    not glibc."""
     mallopt = _glibc_function("mallopt")
+    if mallopt is not None:
+        mallopt(M_ARENA_MAX, ARENA_MAX)
     if mallopt is None or not mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES):
         log.warning("mallopt is unavailable: freed image buffers may stay with their thread")
         return False

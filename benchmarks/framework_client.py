@@ -42,6 +42,7 @@ from api.config import Settings
 from api.db.engine import create_db_engine
 from api.db.migrations import upgrade_schema
 from api.metrics import STAGES
+from api.vision.cores import QUIET_SECONDS
 from benchmarks.common import (
     REPO_ROOT,
     RESULTS,
@@ -216,6 +217,9 @@ def measure(folder: Path, precision: str, args: argparse.Namespace) -> dict[str,
         for name, image in payloads.items():
             rates = [burst(server.url, image, args.concurrent) for _ in range(args.rounds)]
             row[f"{name}_req_per_s"] = round(max(rates), 1)
+        # One client means a pod that has seen no other for a while: right after the
+        # bursts the API keeps lone requests on one core for QUIET_SECONDS (cores.py).
+        time.sleep(QUIET_SECONDS)
         row["one_client_crop"] = one_client(server.url, payloads["crop"], args.single)
         row["workers"] = worker_memory(server)
         row["stage_ms"] = stage_means(server.url)
