@@ -38,12 +38,12 @@ import cv2
 import numpy as np
 import requests
 
-from api.config import Settings
 from api.db.engine import create_db_engine
 from api.db.migrations import upgrade_schema
 from api.metrics import STAGES
 from api.vision.cores import QUIET_SECONDS
 from benchmarks.common import (
+    PRECISION,
     REPO_ROOT,
     RESULTS,
     SHARED,
@@ -322,11 +322,10 @@ def main() -> None:
 
 def headlines(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """README rows (benchmarks/report.py): each precision against the original."""
-    default = Settings().embedder_precision
     return [
         {
             "what": f"Original framework's client shape, {r['precision']} FaceNet"
-            f"{' (the default)' if r['precision'] == default else ''}: N concurrent "
+            f"{' (the default)' if r['precision'] == PRECISION else ''}: N concurrent "
             "POSTs of one image to /face-recognition/get-results (2 workers x 2 threads)",
             "value": f"crop {r['crop_req_per_s']} req/s "
             f"({r['crop_req_per_s'] / ORIGINAL['crop']:.1f}x the original), "

@@ -23,6 +23,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from models.parity import random_faces
+from models.preprocessing import fixed_standardise
 
 # Recorded in the manifest: a file made by another rewrite (or none) is rebuilt.
 REWRITE = "PRelu(x, slope) -> Relu(x) + slope * Min(x, 0)"
@@ -64,9 +65,9 @@ def check_inputs(input_shape: tuple[int | str, ...]) -> np.ndarray:
     images in the networks' [-1, 1] scaling, and uniform noise over that whole range
     (every activation's both signs)."""
     side = input_shape[1] if isinstance(input_shape[1], int) else CHECK_SIDE
-    images = random_faces(4, side).astype(np.float32)
+    images = random_faces(4, side)
     noise = np.random.default_rng(0).uniform(-1.0, 1.0, images.shape).astype(np.float32)
-    return np.concatenate([(images - np.float32(127.5)) * np.float32(0.0078125), noise])
+    return np.concatenate([fixed_standardise(images), noise])  # MTCNN's (x - 127.5) / 128
 
 
 def max_abs_diff(original: bytes, rewritten: bytes, inputs: np.ndarray) -> float:
