@@ -38,6 +38,8 @@ EXPECTED = {
 ONNX_MEMBERS = [r for r in RECIPES if r.converter is None and r.quantized_from is None]
 INT8 = [r for r in RECIPES if r.quantized_from is not None]
 REWRITTEN = [r for r in RECIPES if r.rewrite is not None]
+# The members' PRelu nodes: after a convolution layer, after a dense layer.
+PRELUS = {"pnet": (2 * 3, 0), "rnet": (2 * 3, 1), "onet": (2 * 4, 1)}
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +137,12 @@ def test_mtcnn_is_rewritten_without_prelu_and_computes_the_same(built: Path) -> 
         assert entry.parity["rewrite"] == prelu.REWRITE
         assert entry.parity["max_abs_diff"] == 0.0 and entry.parity["images"] == 8
         assert entry.parity["member_sha256"] != entry.sha256
-        ops = [node.op_type for node in onnx.load(str(built / entry.file)).graph.node]
-        assert "PRelu" not in ops and "Min" in ops, stage
+        nodes = onnx.load(str(built / entry.file)).graph.node
+        depthwise = sum(any(a.name == "group" and a.i > 1 for a in n.attribute) for n in nodes)
+        ops = [node.op_type for node in nodes]
+        assert "PRelu" not in ops
+        # two depthwise convolutions per convolution layer's PRelu, Min per dense layer's
+        assert (depthwise, ops.count("Min")) == PRELUS[stage], stage
 
 
 def test_onnx_members_are_copied_verbatim(built: Path) -> None:
