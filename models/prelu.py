@@ -5,18 +5,18 @@ O-Net on 4 candidates it took 44% of the run, as long as all four convolutions. 
 element-wise nodes, Relu(x) + slope * Min(x, 0), it still cost: onnxruntime runs
 convolutions in a blocked channel layout (NCHWc) that carries Conv, pooling, Relu and Add
 but not Min or a per-channel Mul, so every convolution's output was reordered out of it
-for four passes and back in for the pooling (O-Net on 6 candidates: 870 of 2,320 us, its
-first layer alone). A per-channel multiply is a 1x1 depthwise convolution, which that
-layout does carry, so a convolution's PRelu is rewritten as
+for four passes and back in for the pooling (O-Net on 6 candidates: 870 of its 2,320 us
+in the first layer alone). A per-channel multiply is a 1x1 depthwise convolution, which
+that layout does carry, so a convolution's PRelu is rewritten as
 
     Relu(x) + DepthwiseConv(-slope)(Relu(DepthwiseConv(-1)(x)))
 
 where the first Relu-ed depthwise convolution fuses into one node and the Add into the
 second convolution: nothing leaves the layout. The PRelu of a dense layer (a vector,
-outside that layout) keeps the element-wise form. One thread, median of 300 runs, member /
-element-wise form / today's: O-Net on 4 candidates 1.74 / 1.31 / 0.87 ms, on 6
-2.62 / 2.14 / 1.30 ms; R-Net on 17 1.45 / 0.96 / 0.71 ms; P-Net on a 150x107 level
-1.41 / 0.95 / 0.87 ms.
+outside that layout) keeps the element-wise form. One thread of an Intel Xeon (AVX-512),
+median of 300 runs, member / element-wise form / today's: O-Net on 4 candidates
+1.74 / 1.31 / 0.87 ms, on 6 2.62 / 2.14 / 1.30 ms; R-Net on 17 1.45 / 0.96 / 0.71 ms;
+P-Net on a 150x107 level 1.41 / 0.95 / 0.87 ms.
 
 Both forms are exact in IEEE arithmetic, not approximations: multiplying by -1 is exact,
 and where x > 0 the second term is a (signed) zero added to x, elsewhere the first term is
