@@ -48,8 +48,9 @@ CHECK_SIDE = 48  # P-Net takes any size; R-Net and O-Net their fixed one
 
 def rewrite(onnx_bytes: bytes) -> bytes:
     """The model with every PRelu node replaced, in place (the graph's node order stays
-    topological; each keeps the PRelu's output name), and the slopes no node reads any
-    more dropped; a model without PRelu comes back as it was."""
+    topological; each keeps the PRelu's output name), and the initializers no node reads
+    any more dropped (the slopes now depthwise weights; ZERO where no Min needs it); a
+    model without PRelu comes back as it was."""
     model = onnx.load_from_string(onnx_bytes)
     graph = model.graph
     if not any(node.op_type == "PRelu" for node in graph.node):
@@ -60,6 +61,7 @@ def rewrite(onnx_bytes: bytes) -> bytes:
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.extend(added)
+    graph.initializer.append(numpy_helper.from_array(np.zeros((), np.float32), ZERO))
     read = {name for node in graph.node for name in node.input}
     kept = [init for init in graph.initializer if init.name in read]
     del graph.initializer[:]
@@ -84,6 +86,8 @@ def _expanded(
     constants: dict[str, np.ndarray],
     added: list[onnx.TensorProto],
 ) -> Iterator[onnx.NodeProto]:
+    """`nodes` with each PRelu replaced by its rewrite; the depthwise weights it needs are
+    appended to `added`."""
     for node in nodes:
         if node.op_type != "PRelu":
             yield node
@@ -93,8 +97,6 @@ def _expanded(
         weights = channel_slopes(constants.get(slope))
         yield helper.make_node("Relu", [x], [f"{out}/positive"])
         if weights is None:
-            if not any(init.name == ZERO for init in added):
-                added.append(numpy_helper.from_array(np.zeros((), np.float32), ZERO))
             yield helper.make_node("Min", [x, ZERO], [f"{out}/negative"])
             yield helper.make_node("Mul", [f"{out}/negative", slope], [f"{out}/scaled"])
         else:
