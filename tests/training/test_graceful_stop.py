@@ -8,6 +8,7 @@ with its attempt not counted, and finish it; the live release must not change un
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -113,9 +114,11 @@ def test_stopped_worker_hands_its_job_to_another_at_once_without_using_an_attemp
     )
     took = time.monotonic() - stopped
     print(f"another worker ran the job {took:.1f} s after {stop.name} (lease: {LEASE_SECONDS} s)")
-    assert taken["status"] == jobs.RUNNING and taken["lease_owner"] is not None, taken
+    # A fast successor may have finished the job before this look: what ran where is judged
+    # from the workers' log below, not from catching the row while it runs.
     assert taken["attempts"] == 1  # the stop was not counted as a failed attempt
-    assert current_version(model_dir) == live
+    if taken["status"] == jobs.RUNNING:
+        assert current_version(model_dir) == live
     assert not worker_alive_after(pid, TAKEOVER_SECONDS)
 
     finished = wait_for(engine, job_id, lambda row: row["status"] != jobs.RUNNING, 120)
@@ -124,10 +127,24 @@ def test_stopped_worker_hands_its_job_to_another_at_once_without_using_an_attemp
     assert finished["lease_owner"] is None and finished["running_slot"] is None
     assert current_version(model_dir) == finished["release_version"] != live
     assert not list((model_dir / RELEASES_DIR).glob(f"{STAGING_PREFIX}*"))
+
     assert api.log_path is not None
-    handed_back = [
-        line
+    records = [
+        json.loads(line)
         for line in api.log_path.read_text().splitlines()
-        if "training job handed back" in line and job_id in line
+        if line.startswith("{") and job_id in line
     ]
-    assert len(handed_back) == 1, handed_back
+    started = [record["pid"] for record in records if record["message"] == "training started"]
+    assert len(started) == 2 and started[0] == pid != started[1], started
+    handed_back = [
+        record["pid"]
+        for record in records
+        if record["message"].startswith("training job handed back")
+    ]
+    assert handed_back == [pid], handed_back
+    succeeded = [
+        (record["pid"], record["release"])
+        for record in records
+        if record["message"] == "training succeeded"
+    ]
+    assert succeeded == [(started[1], finished["release_version"])], succeeded
