@@ -189,8 +189,9 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
     An entry counts as in place when the manifest records the recipe's source and input
     shape and the file on disk still hashes to the recorded sha256; an int8 entry also
     needs its float32 model in place and unchanged since it was quantized, and to have
-    been made by today's quantization recipe (models/quantize.py RECIPE), and a rewritten
-    one by today's rewrite (models/prelu.py REWRITE).
+    been made by today's quantization recipe (models/quantize.py RECIPE) on faces cut out
+    as the API cuts them today, and a rewritten one by today's rewrite (models/prelu.py
+    REWRITE).
     """
     entries = read_manifest(root)
     reasons: dict[str, str] = {}
@@ -215,6 +216,10 @@ def pending(root: Path = BUILD_DIR, recipes: Sequence[Recipe] = RECIPES) -> dict
             reasons[recipe.name] = f"{recipe.quantized_from} changed since it was quantized"
         elif recipe.quantized_from and entry.parity.get("recipe") != quantize.RECIPE:
             reasons[recipe.name] = "quantization recipe changed"
+        elif recipe.quantized_from and entry.parity.get(
+            "calibration_crop"
+        ) != quantize.calibration_crop(recipe.quantized_from):
+            reasons[recipe.name] = "the API's crop changed since it was calibrated"
         elif entry.parity.get("rewrite") != recipe.rewrite:
             reasons[recipe.name] = "graph rewrite changed"
     return reasons
@@ -298,6 +303,7 @@ def _quantized(recipe: Recipe, root: Path, cache_dir: Path) -> tuple[bytes, dict
         "fp32_sha256": sha256_of(fp32_path),
         "calibration_images": len(calibration),
         "calibration_folder": CALIBRATION_FACES_DIR,
+        "calibration_crop": quantize.calibration_crop(name),
         "checked_on_folder": PARITY_FACES_DIR,
         **quantize.cosine_parity(fp32, data, checked, preprocess),
     }

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,14 @@ class _Batches(CalibrationDataReader):
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._feeds, None)
+
+
+def calibration_crop(embedder: str) -> dict[str, Any]:
+    """How the API cuts out `embedder`'s faces, as the manifest records it: activation
+    ranges calibrated on faces cut out another way are stale (models/build.py rebuilds)."""
+    from api.vision.embedder import CROPS  # the runtime's own crop recipe
+
+    return asdict(CROPS[embedder])
 
 
 def face_crops(jpegs: list[bytes], models: ModelStore, embedder: str) -> np.ndarray:

@@ -30,12 +30,16 @@ EMBEDDER_NAMES: tuple[str, ...] = ("facenet128", "facenet512")
 PRECISIONS: tuple[str, ...] = ("int8", "fp32")
 
 # How each weight set's faces are cut out, and whether /verify averages a face with its
-# mirror image by default (VERIFY_FLIP unset): what was most accurate on LFW View 1
-# DevTrain, one cause at a time (benchmarks/lfw_recipe.py, results/lfw_recipe.json).
-# The 512-d weights lose half a point with the 128-d ones' wider crop, and gain nothing
-# from flip averaging.
+# mirror image by default (VERIFY_FLIP unset): measured on LFW View 1 DevTrain, one cause
+# at a time (benchmarks/lfw_recipe.py, results/lfw_recipe.json). facenet128's margin:
+# accuracy is flat from 0.1 to 0.3 of the box's mean side, and a tighter crop accepts
+# more genuine pairs at a low false-accept rate (every pair of DevTrain's images, FAR
+# 1e-4: 83% at 0.3, 90% at 0.15); 0.15 is the most accurate on tilted heads. Its flip
+# averaging adds about a point there (88.8% -> 89.9%) for 1.6x the CPU, at an accuracy
+# within three pairs of 2,200. The 512-d weights lose half a point with the 128-d ones'
+# crop, and gain nothing from flip averaging.
 CROPS: dict[str, CropRecipe] = {
-    "facenet128": CropRecipe(margin=0.3, per_axis=False, min_roll_degrees=8.0),
+    "facenet128": CropRecipe(margin=0.15, per_axis=False, min_roll_degrees=8.0),
     "facenet512": CropRecipe(margin=0.2, per_axis=True, min_roll_degrees=8.0),
 }
 VERIFY_FLIP: dict[str, bool] = {"facenet128": True, "facenet512": False}
@@ -54,8 +58,8 @@ def verify_flip(embedder: str, setting: bool | None) -> bool:
 # tests/benchmarks/test_shipped_thresholds.py holds these to). DevTest, which they were not
 # fitted on, checks them (tests/vision/test_embedder.py).
 VERIFY_THRESHOLDS: dict[tuple[str, bool], float] = {
-    ("facenet128", False): 1.092,
-    ("facenet128", True): 1.083,
+    ("facenet128", False): 1.09,
+    ("facenet128", True): 1.061,
     ("facenet512", False): 1.116,
     ("facenet512", True): 1.108,
 }

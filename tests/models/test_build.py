@@ -4,11 +4,13 @@ CI runs `make models` first; these tests check what it left and re-run its cheap
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import onnx
 import pytest
 
+from api.vision.embedder import CROPS
 from models import prelu, quantize
 from models.build import RECIPES, build, pending
 from models.manifest import MANIFEST_NAME, read_manifest, sha256_of
@@ -82,8 +84,8 @@ def test_converted_models_match_their_source_framework(built: Path) -> None:
 
 def test_int8_models_stay_close_to_their_float32_model(built: Path) -> None:
     """Quantized from the very float32 file in the manifest, calibrated on the sdist's
-    train faces, checked on its val faces (measured: facenet128 min 0.9982 / mean 0.9991,
-    facenet512 0.9986 / 0.9992), by today's recipe."""
+    train faces cut out as the API cuts them, checked on its val faces (measured:
+    facenet128 min 0.9983 / mean 0.9992, facenet512 0.9986 / 0.9992), by today's recipe."""
     entries = read_manifest(built)
     for recipe in INT8:
         entry, fp32 = entries[recipe.name], entries[recipe.quantized_from]
@@ -97,13 +99,14 @@ def test_int8_models_stay_close_to_their_float32_model(built: Path) -> None:
         assert parity["cosine_min"] >= parity["cosine_floor"] >= 0.99
         assert parity["cosine_mean"] >= parity["mean_cosine_floor"] >= 0.997
         assert parity["recipe"] == quantize.RECIPE and quantize.RECIPE["float32_convolutions"] == 2
+        assert parity["calibration_crop"] == asdict(CROPS[recipe.quantized_from])
         assert entry.extra["precision"] == "int8" and entry.extra["dim"] == fp32.extra["dim"]
         assert entry.input_shape == fp32.input_shape
         # a quarter of the float32 file: the weights are stored as int8
         assert (built / entry.file).stat().st_size < 0.3 * (built / fp32.file).stat().st_size
 
 
-def test_an_int8_model_is_rebuilt_when_its_float32_model_or_its_recipe_changes(
+def test_an_int8_model_is_rebuilt_when_its_float32_model_its_recipe_or_the_crop_changes(
     built: Path, tmp_path: Path
 ) -> None:
     for name in ("facenet128.onnx", "facenet128_int8.onnx"):
@@ -127,6 +130,12 @@ def test_an_int8_model_is_rebuilt_when_its_float32_model_or_its_recipe_changes(
     # a file quantized by an earlier recipe (before the first convolutions stayed float32)
     manifest.write_text(text.replace('"float32_convolutions": 2', '"float32_convolutions": 0'))
     assert pending(tmp_path, recipes) == {"facenet128_int8": "quantization recipe changed"}
+    # calibrated on faces cut out with another margin (the API's crop changed since)
+    margin = CROPS["facenet128"].margin
+    manifest.write_text(text.replace(f'"margin": {margin}', f'"margin": {margin + 0.15}'))
+    assert pending(tmp_path, recipes) == {
+        "facenet128_int8": "the API's crop changed since it was calibrated"
+    }
 
 
 def test_mtcnn_is_rewritten_without_prelu_and_computes_the_same(built: Path) -> None:

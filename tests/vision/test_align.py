@@ -24,7 +24,7 @@ def apply(matrix: np.ndarray, point: tuple[float, float]) -> np.ndarray:
     return matrix @ np.array([point[0], point[1], 1.0])
 
 
-SIDE = CropRecipe(margin=0.3, per_axis=False, min_roll_degrees=8.0)
+SIDE = CropRecipe(margin=0.15, per_axis=False, min_roll_degrees=8.0)
 AXIS = CropRecipe(margin=0.2, per_axis=True, min_roll_degrees=8.0)
 
 
@@ -33,15 +33,15 @@ def test_each_weight_set_has_its_measured_crop() -> None:
 
 
 def test_the_box_grows_by_the_margin_of_its_mean_side_or_of_each_axis() -> None:
-    """The author's 32 px on a 105 px LFW face, scale-free: a 100 x 130 box grows by 0.3 x
-    115 = 34.5 px in width and in height; per axis by 20% of 100 and of 130."""
-    assert SIDE.region(TILTED) == (134.5, 164.5)
+    """Scale-free: a 100 x 130 box grows by 0.15 x 115 = 17.25 px in width and in height;
+    per axis by 20% of 100 and of 130."""
+    assert SIDE.region(TILTED) == (117.25, 147.25)
     assert AXIS.region(TILTED) == (120.0, 156.0)
 
 
 def test_plain_crop_maps_the_grown_box_onto_the_output() -> None:
     matrix = crop_matrix(TILTED, 160, SIDE.region(TILTED), correct_roll=False)
-    grow_x = grow_y = 34.5 / 2
+    grow_x = grow_y = 17.25 / 2
     np.testing.assert_allclose(apply(matrix, (100 - grow_x, 80 - grow_y)), [0, 0], atol=1e-9)
     np.testing.assert_allclose(apply(matrix, (200 + grow_x, 210 + grow_y)), [160, 160], atol=1e-9)
 

@@ -10,25 +10,38 @@ import pytest
 from api.config import Settings
 from api.vision import EMBEDDER_NAMES, Embedder, load_embedder
 from api.vision.embedder import PRECISIONS, VERIFY_THRESHOLDS, verify_flip
-from benchmarks.lfw import Pair, accuracy_at, kfold_accuracies, pair_distances
+from benchmarks.lfw import Pair, accuracy_at, every_pair_tar, kfold_accuracies, pair_distances
 from models.runtime import ModelError, ModelStore
 
 # Ten-fold accuracy on LFW View 1 DevTest (threshold from the other nine folds) of what
 # /verify runs by default, at both precisions, 0.5 points under what was measured
-# (fp32: results/lfw_recipe.json "confirm" rows "shipped", 99.1% and 98.5%; int8:
-# results/lfw_view1.json: 98.6% and 98.2%): a regression of the face choice, the crop, the
-# flip setting or the quantization fails here.
+# (results/lfw_view1.json: facenet128 99.2% at both, facenet512 98.5% fp32 and 98.2%
+# int8): a regression of the face choice, the crop, the flip setting or the quantization
+# fails here.
 MIN_LFW_ACCURACY = {
-    ("facenet128", "fp32"): 0.986,
+    ("facenet128", "fp32"): 0.987,
     ("facenet512", "fp32"): 0.980,
-    ("facenet128", "int8"): 0.981,
+    ("facenet128", "int8"): 0.987,
     ("facenet512", "int8"): 0.977,
 }
 
+# Genuine pairs accepted at a false-accept rate of 1e-4 over every pair of DevTest's
+# images (1.2 million impostor pairs: naming a face against a gallery), 0.5 points under
+# what was measured (facenet128 92.9% at both precisions; facenet512 83.6% fp32, 83.5%
+# int8). facenet128's box + 0.3 of its mean side, the crop before the margin
+# sweep, read 91.2%: a wider crop fails here.
+LOW_FAR = 1e-4
+MIN_TAR_AT_LOW_FAR = {
+    ("facenet128", "fp32"): 0.924,
+    ("facenet512", "fp32"): 0.831,
+    ("facenet128", "int8"): 0.924,
+    ("facenet512", "int8"): 0.830,
+}
+
 # Cosine of an int8 embedding to its float32 one on every 5th LFW DevTest face, lowest and
-# mean (measured: facenet128 0.9966 / 0.99906, facenet512 0.9978 / 0.99926 on 310 faces),
+# mean (measured: facenet128 0.9928 / 0.99914, facenet512 0.9978 / 0.99926 on 310 faces),
 # and how many of DevTest's 1,000 pairs may be decided otherwise at the shipped threshold
-# (measured: facenet128 0 with flip averaging, facenet512 3).
+# (measured: facenet128 1 with flip averaging, facenet512 3).
 INT8_SAMPLE_STEP = 5
 INT8_COSINE_FLOORS = {"facenet128": (0.99, 0.998), "facenet512": (0.99, 0.998)}
 INT8_CHANGED_DECISIONS = 5
@@ -66,6 +79,22 @@ def test_lfw_view1_accuracy(
     assert accuracy >= MIN_LFW_ACCURACY[(name, precision)]
     # the shipped threshold, fitted on DevTrain, holds on pairs it was not fitted on
     assert at_default >= accuracy - 0.005
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("name", EMBEDDER_NAMES)
+def test_lfw_view1_acceptance_at_a_low_false_accept_rate(
+    name: str, precision: str, lfw_embeddings: dict[str, dict[str, dict[str, np.ndarray]]]
+) -> None:
+    figures = every_pair_tar(lfw_embeddings[precision][name], [LOW_FAR])
+    tar = figures[f"every_pair_tar_at_far_{LOW_FAR:g}"]
+    print(
+        f"\n{name} {precision}: every pair of DevTest's images ({figures['every_pair_genuine']} "
+        f"genuine, {figures['every_pair_impostors']} impostor): TAR {tar:.4f} at FAR {LOW_FAR:g}"
+    )
+    assert figures["every_pair_impostors"] > 1_000_000
+    assert tar >= MIN_TAR_AT_LOW_FAR[(name, precision)]
 
 
 def test_vectors_are_unit_float32_of_the_model_dim(
