@@ -12,7 +12,6 @@ from api.db.people import NewFace, add_faces
 from api.errors import ApiError
 from api.imaging import decode_image, large_image_slot
 from api.services import Services
-from api.sightings.quality import face_quality
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def _analyse_upload(services: Services, data: bytes, largest_only: bool) -> NewF
             "largest_face_only=true to keep the largest",
         )
     analyzed = services.analyzer.embed_faces(decoded.rgb, faces[:1])[0]
-    quality = face_quality(analyzed.face, analyzed.crop).score
+    quality = analyzed.quality.score
     minimum = services.settings.min_enrol_quality
     if quality < minimum:
         raise ApiError(

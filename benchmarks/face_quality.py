@@ -118,7 +118,7 @@ class Faces:
         if face is None:
             return None
         crop = align_face(rgb, face, self.embedder.crop)
-        return face_quality(face, crop).score, self.embedder.embed(crop[None])[0]
+        return face_quality(face, rgb).score, self.embedder.embed(crop[None])[0]
 
 
 # The gallery (person -> embedding), the probes, and the quality of each gallery photo.

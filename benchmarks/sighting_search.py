@@ -38,7 +38,6 @@ from api.db.events import NewEvent
 from api.db.migrations import upgrade_schema
 from api.db.sightings import NewSightingFace, StoredVectors
 from api.recognition.faces import FaceAnalyzer
-from api.sightings.quality import face_quality
 from api.sightings.record import face_jpeg, record_sightings
 from api.sightings.search import SearchFilter, SightingIndex, micros
 from api.vision import MtcnnDetector, load_embedder
@@ -93,7 +92,7 @@ def storage(sightings: int) -> dict[str, Any]:
                 similarity=0.4,
                 box=tuple(round(v) for v in face.face.box),
                 model_version="20261202T000000Z",
-                quality=face_quality(face.face, face.crop).score,
+                quality=face.quality.score,
             )
             with engine.begin() as conn:
                 record_sightings(conn, [event], [NewSightingFace(jpeg, EMBEDDER, face.embedding)])

@@ -83,7 +83,7 @@ def embed_faces(paths: list[Path]) -> dict[Path, np.ndarray]:
         if face is None:
             continue
         crop = align_face(rgb, face, embedder.crop)
-        if face_quality(face, crop).score >= MIN_QUALITY:
+        if face_quality(face, rgb).score >= MIN_QUALITY:
             vectors[path] = embedder.embed(crop[None])[0]
     return vectors
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from api.metrics import WIDE_EMBEDDINGS
+from api.sightings.quality import FaceQuality, face_quality
 from api.vision import Embedder, Face, MtcnnDetector, align_face
 from api.vision.cores import ComputeGate
 
@@ -29,7 +30,8 @@ from api.vision.cores import ComputeGate
 class AnalyzedFace:
     face: Face
     embedding: np.ndarray  # unit vector
-    crop: np.ndarray  # the aligned RGB crop the embedder saw (quality, sighting faces)
+    crop: np.ndarray  # the aligned RGB crop the embedder saw (the sighting's stored face)
+    quality: FaceQuality
 
 
 def _scaled(face: Face, scale_x: float, scale_y: float) -> Face:
@@ -94,7 +96,7 @@ class FaceAnalyzer:
             if alone:
                 WIDE_EMBEDDINGS.inc()
         return [
-            AnalyzedFace(face, vector, crop)
+            AnalyzedFace(face, vector, crop, face_quality(face, rgb))
             for face, vector, crop in zip(faces, embeddings, crops, strict=True)
         ]
 

@@ -29,7 +29,7 @@ from api.services import Services
 from api.sightings.quality import FaceQuality, face_quality
 from api.sightings.record import face_jpeg, record_sightings
 from api.unknowns.assign import assign_unknowns
-from api.vision import Face, align_face
+from api.vision import Face
 from api.vision.choice import primary_face
 
 
@@ -66,13 +66,12 @@ def _decision(
 
 def _face_json(
     analyzed: AnalyzedFace,
-    quality: FaceQuality,
     match: Identification,
     names: dict[str, str],
     min_quality: float,
     refused: bool,
 ) -> dict[str, Any]:
-    decision = _decision(match, quality, min_quality, refused)
+    decision = _decision(match, analyzed.quality, min_quality, refused)
     person_id = decision["person_id"]
     return {
         "box": box_json(analyzed.face),
@@ -80,7 +79,7 @@ def _face_json(
         "person_id": person_id,
         "name": names.get(person_id) if person_id else None,
         "reason": decision["reason"],
-        **quality_json(quality),
+        **quality_json(analyzed.quality),
         "confidence": round(match.confidence, 4),
         "similarity": round(match.similarity, 4),
         "candidates": [
@@ -116,7 +115,6 @@ def recognize_image(
             detected = services.analyzer.detect(decoded.rgb)
         with timed("embed"):
             analyzed = services.analyzer.embed_faces(decoded.rgb, detected)
-    qualities = [face_quality(a.face, a.crop) for a in analyzed]
     release = services.releases.get()
     with timed("match"), services.engine.connect() as conn:
         camera = get_camera(conn, sighting.camera_id) if sighting is not None else None
@@ -139,8 +137,8 @@ def recognize_image(
     version = release.version if release else None
     min_quality = services.settings.min_match_quality
     faces = [
-        _face_json(a, q, m, names, min_quality, r)
-        for a, q, m, r in zip(analyzed, qualities, matches, refused, strict=True)
+        _face_json(a, m, names, min_quality, r)
+        for a, m, r in zip(analyzed, matches, refused, strict=True)
     ]
     if sighting is not None and faces:
         location = sighting.location or (camera["location"] if camera else None)
@@ -253,7 +251,6 @@ def detect_image(services: Services, data: bytes) -> dict[str, Any]:
     with large_image_slot(data):
         decoded = decode_image(data, services.settings.max_image_pixels)
         faces = services.analyzer.detect(decoded.rgb)
-    crop = services.analyzer.embedder.crop
     return {
         "width": decoded.width,
         "height": decoded.height,
@@ -262,7 +259,7 @@ def detect_image(services: Services, data: bytes) -> dict[str, Any]:
                 "box": box_json(face),
                 "score": round(face.score, 4),
                 "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
-                **quality_json(face_quality(face, align_face(decoded.rgb, face, crop))),
+                **quality_json(face_quality(face, decoded.rgb)),
             }
             for face in faces
         ],

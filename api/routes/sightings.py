@@ -25,7 +25,6 @@ from api.routes.inputs import (
     timestamp_or_400,
 )
 from api.services import services
-from api.sightings.quality import face_quality
 from api.sightings.search import SearchFilter
 
 ns = Namespace("sightings", path="/api/v1", description="Sightings: their faces, search by face")
@@ -127,7 +126,7 @@ class Search(Resource):
             "searched": len(index),
             "query": {
                 "box": box_json(probe.face),
-                **quality_json(face_quality(probe.face, probe.crop)),
+                **quality_json(probe.quality),
             },
         }
 
