@@ -257,6 +257,11 @@ def tar_at_far(distances: np.ndarray, same: np.ndarray, far_target: float) -> Ta
     )
 
 
+def every_pair_key(far: float) -> str:
+    """The key every_pair_tar gives its TAR at `far` under (results files read it)."""
+    return f"every_pair_tar_at_far_{far:g}"
+
+
 def every_pair_tar(vectors: dict[str, np.ndarray], fars: Sequence[float]) -> dict[str, Any]:
     """TAR at each of `fars` over every pair of the set's images (the same person:
     the same folder). A pairs file's 1,100 impostor pairs put FAR 1e-3 at one pair; the
@@ -272,5 +277,5 @@ def every_pair_tar(vectors: dict[str, np.ndarray], fars: Sequence[float]) -> dic
         "every_pair_impostors": int((~same).sum()),
     }
     for far in fars:
-        figures[f"every_pair_tar_at_far_{far:g}"] = round(tar_at_far(distances, same, far).tar, 4)
+        figures[every_pair_key(far)] = round(tar_at_far(distances, same, far).tar, 4)
     return figures

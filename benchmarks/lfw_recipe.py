@@ -67,6 +67,7 @@ from benchmarks.common import (
 from benchmarks.lfw import (
     Pair,
     best_threshold,
+    every_pair_key,
     every_pair_tar,
     kfold_accuracies,
     pair_distances,
@@ -722,7 +723,7 @@ def markdown(
                         f"{r['margin']:g}",
                         _percent(r),
                         f"{r['tar_at_far']:.2%}",
-                        *(f"{r[f'every_pair_tar_at_far_{far:g}']:.2%}" for far in EVERY_PAIR_FARS),
+                        *(f"{r[every_pair_key(far)]:.2%}" for far in EVERY_PAIR_FARS),
                         f"{r['every_pair_genuine']:,} / {r['every_pair_impostors']:,}",
                     ]
                     for r in margins
@@ -747,7 +748,7 @@ def markdown(
                     _percent(r),
                     f"{r['errors']} / {r['pairs']}",
                     f"{r['tar_at_far']:.2%}",
-                    *(f"{r[f'every_pair_tar_at_far_{far:g}']:.2%}" for far in EVERY_PAIR_FARS),
+                    *(f"{r[every_pair_key(far)]:.2%}" for far in EVERY_PAIR_FARS),
                 ]
                 for r in confirm
             ],
