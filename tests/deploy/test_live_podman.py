@@ -251,14 +251,19 @@ def test_every_replica_recognises_the_enrolled_people(
 def test_requests_keep_succeeding_while_a_pod_is_deleted(
     cluster: pc.Cluster, trained: Trained
 ) -> None:
-    """`kubectl delete pod` under load: SIGTERM, gunicorn drains, nginx moves on."""
+    """`kubectl delete pod` under load: SIGTERM, gunicorn drains, nginx moves on.
+
+    The load runs until the deletion is over and 15 more answers came, however long the
+    pod's stop takes (it has 45 s to drain): a fixed number of requests ran out during a
+    slow stop once, and left nothing to show that the survivors served on.
+    """
     person_id, image = trained.probes[0]
     victim = cluster.api_pods[1]
     results: list[tuple[float, int, str | None, str]] = []
     stop = threading.Event()
 
     def load() -> None:
-        while not stop.is_set() and len(results) < 200:
+        while not stop.is_set():
             try:
                 response = api.recognize(cluster.url, image, api_key=cluster.admin_token)
             except requests.RequestException as error:
@@ -276,6 +281,7 @@ def test_requests_keep_succeeding_while_a_pod_is_deleted(
         while len(results) < 5 and time.monotonic() < load_started + 120:
             time.sleep(0.1)
         assert len(results) >= 5, f"the load made {len(results)} requests in 120 s"
+        stop_started = time.monotonic()
         pc.podman("pod", "stop", "-t", "45", victim, timeout=120)
         pc.podman("pod", "rm", victim, timeout=60)
         deleted_at = time.monotonic()
@@ -290,4 +296,8 @@ def test_requests_keep_succeeding_while_a_pod_is_deleted(
     late = [r for r in results if r[0] > deleted_at]
     assert len(late) >= 15
     assert victim not in {r[3] for r in late}
-    _record(requests_during_pod_deletion=len(results), failed_during_pod_deletion=len(failures))
+    _record(
+        requests_during_pod_deletion=len(results),
+        failed_during_pod_deletion=len(failures),
+        pod_deletion_s=round(deleted_at - stop_started, 1),
+    )
