@@ -179,3 +179,28 @@ def test_lfw_recipe_headline_is_the_verify_path_with_its_protocol() -> None:
     # without the /verify run, the offline pipeline's row stands in, saying so
     ((what, value),) = headlines("lfw_recipe", {**data, "api": []})
     assert "through the API's pipeline" in what and value.startswith("10-fold 99.40%")
+
+
+def test_lfw_recipe_sets_the_shipped_recipe_beside_the_weights_authors() -> None:
+    def row(embedder: str, lfw_set: str, name: str, accuracy: float) -> dict[str, Any]:
+        return {"embedder": embedder, "set": lfw_set, "row": name, "accuracy": accuracy}
+
+    authors = ("the author's", "the author's + flip averaging", "the author's + flip + mean")
+    author = [
+        row(embedder, lfw_set, name, accuracy)
+        for embedder in ("facenet128", "facenet512")
+        for lfw_set, base in (("devtrain", 0.99), ("devtest", 0.98))
+        for name, accuracy in zip(
+            (*authors, "shipped"), (base, base + 0.001, base + 0.002, 0.995), strict=True
+        )
+    ]
+    data = {"machine": MACHINE, "confirm": [], "api": [], "author": author}
+    (first, second) = headlines("lfw_recipe", data)
+    assert "facenet128" in first[0] and "99.30 / 99.37 / 99.45% on View 2" in first[0]
+    assert first[1] == (
+        "devtrain 99.50% against 99.00% / 99.10% / 99.20%; "
+        "devtest 99.50% against 98.00% / 98.10% / 98.20%"
+    )
+    assert "facenet512" in second[0] and "published: 99.05% on View 2" in second[0]
+    # a results file from before the comparison has no headline for it
+    assert headlines("lfw_recipe", {**data, "author": []}) == []
